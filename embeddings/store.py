@@ -1,0 +1,188 @@
+"""The FAISS index on disk, with a manifest that says what it was built from.
+
+An index is used only when its manifest matches what is asked for (format, model,
+dimension, the exact texts) and its file's checksum matches the manifest; anything
+else (missing, truncated, corrupt, stale, another model) is rebuilt with a one-line
+notice. Files are written to a temporary name and renamed, and builds hold a lock,
+so a killed or concurrent build never leaves a half-written index in use.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .encoder import Encoder
+
+FORMAT_VERSION = 1
+INDEX_FILE = "index.faiss"
+MANIFEST_FILE = "manifest.json"
+PROGRESS_FROM = 256  # show a progress bar for builds at least this many texts long
+
+
+class IndexStoreError(Exception):
+    """The index cannot be built or used; the message says why."""
+
+
+@dataclass(frozen=True)
+class Manifest:
+    format_version: int
+    model: str
+    dim: int
+    corpus_hash: str
+    texts_hash: str  # what was embedded, in order: changes when the corpus or the unit recipe does
+    count: int  # vectors in the index
+    passages: int  # passages they belong to
+    built_at: str
+    index_sha256: str
+    index_bytes: int
+
+
+@dataclass
+class VectorIndex:
+    """A loaded FAISS index; rows are in the order of the texts it was built from."""
+
+    faiss_index: object
+    manifest: Manifest
+
+    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Cosine scores and row numbers of the k nearest rows, best first, per query row."""
+        k = max(1, min(k, self.manifest.count))
+        return self.faiss_index.search(np.ascontiguousarray(queries, dtype=np.float32), k)
+
+    def vectors(self) -> np.ndarray:
+        """All stored vectors, for scoring a chosen few rows exactly."""
+        return self.faiss_index.reconstruct_n(0, self.manifest.count)
+
+
+def texts_hash(texts: list[str]) -> str:
+    digest = hashlib.sha256()
+    for text in texts:
+        digest.update(text.encode("utf-8", "surrogatepass") + b"\0")
+    return digest.hexdigest()
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class IndexStore:
+    """One index folder: load what matches, build what doesn't."""
+
+    def __init__(self, directory: Path, notice: Callable[[str], None] = print):
+        self.directory = Path(directory)
+        self.notice = notice
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.directory / MANIFEST_FILE
+
+    @property
+    def index_path(self) -> Path:
+        return self.directory / INDEX_FILE
+
+    def read_manifest(self) -> Manifest | None:
+        try:
+            return Manifest(**json.loads(self.manifest_path.read_text(encoding="utf-8")))
+        except (OSError, ValueError, TypeError):
+            return None
+
+    def problem(self, *, model: str, corpus_hash: str, texts: list[str]) -> str | None:
+        """Why the index on disk can't serve these texts, or None when it can."""
+        manifest = self.read_manifest()
+        if manifest is None:
+            return "no index yet" if not self.manifest_path.exists() else "the manifest is unreadable"
+        if manifest.format_version != FORMAT_VERSION:
+            return f"it has format {manifest.format_version}, this code needs {FORMAT_VERSION}"
+        if manifest.model != model:
+            return f"it was built with model {manifest.model}, the setting is {model}"
+        if manifest.corpus_hash != corpus_hash or manifest.texts_hash != texts_hash(texts):
+            return "the corpus changed"
+        if not self.index_path.exists():
+            return "the index file is missing"
+        if self.index_path.stat().st_size != manifest.index_bytes or file_sha256(self.index_path) != manifest.index_sha256:
+            return "the index file is truncated or corrupt"
+        return None
+
+    def load_or_build(self, *, encoder: Encoder, corpus_hash: str, texts: list[str], passages: int,
+                      rebuild: bool = False) -> VectorIndex:
+        """The index for exactly these texts, built (and saved) first when needed."""
+        if not texts:
+            raise IndexStoreError("nothing to index: the corpus has no passages")
+        problem = "rebuild requested" if rebuild else self.problem(model=encoder.name, corpus_hash=corpus_hash, texts=texts)
+        if problem is None:
+            return self._load()
+        with self._lock():
+            # Another process may have built it while we waited for the lock.
+            if not rebuild and self.problem(model=encoder.name, corpus_hash=corpus_hash, texts=texts) is None:
+                return self._load()
+            self.notice(f"building the index ({problem}): {len(texts)} texts with {encoder.name}")
+            return self._build(encoder, corpus_hash, texts, passages)
+
+    def _load(self) -> VectorIndex:
+        import faiss
+
+        manifest = self.read_manifest()
+        faiss_index = faiss.read_index(str(self.index_path))
+        if faiss_index.ntotal != manifest.count or faiss_index.d != manifest.dim:
+            raise IndexStoreError(f"{self.index_path} does not match its manifest")
+        return VectorIndex(faiss_index, manifest)
+
+    def _build(self, encoder: Encoder, corpus_hash: str, texts: list[str], passages: int) -> VectorIndex:
+        import faiss
+
+        started = time.time()
+        vectors = encoder.encode(texts, progress=len(texts) >= PROGRESS_FROM)
+        faiss_index = faiss.IndexFlatIP(vectors.shape[1])
+        faiss_index.add(vectors)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        with self._temporary(INDEX_FILE) as tmp:
+            faiss.write_index(faiss_index, str(tmp))
+            digest, size = file_sha256(tmp), tmp.stat().st_size
+            os.replace(tmp, self.index_path)
+        manifest = Manifest(format_version=FORMAT_VERSION, model=encoder.name, dim=int(vectors.shape[1]),
+                            corpus_hash=corpus_hash, texts_hash=texts_hash(texts), count=len(texts),
+                            passages=passages, built_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                            index_sha256=digest, index_bytes=size)
+        with self._temporary(MANIFEST_FILE) as tmp:
+            tmp.write_text(json.dumps(asdict(manifest), indent=2), encoding="utf-8")
+            os.replace(tmp, self.manifest_path)
+        self.notice(f"index built in {time.time() - started:.1f}s: {len(texts)} vectors, {size / 1024:.0f} KiB "
+                    f"in {self.directory}")
+        return VectorIndex(faiss_index, manifest)
+
+    @contextmanager
+    def _temporary(self, name: str):
+        """A temporary file beside `name`, removed if the write fails before its rename."""
+        handle, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=self.directory)
+        os.close(handle)
+        tmp_path = Path(tmp)
+        try:
+            yield tmp_path
+        finally:
+            tmp_path.unlink(missing_ok=True)
+
+    @contextmanager
+    def _lock(self):
+        """One builder at a time per folder; others wait, then find the index built."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        with open(self.directory / ".lock", "w") as lock_file:
+            fcntl.flock(lock_file, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock_file, fcntl.LOCK_UN)

@@ -1,0 +1,199 @@
+"""The `rag` command: index, ask, serve, eval, bench.
+
+Heavy libraries (torch, sentence-transformers, gradio) are imported only by the
+subcommands that need them, so `rag --help` and input errors answer at once.
+Every failure prints one line on stderr and exits non-zero; never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import textwrap
+
+EXIT_USAGE = 2
+EXIT_FAILURE = 1
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line, not the whole usage block."""
+
+    def error(self, message: str):
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def positive_k(text: str) -> int:
+    from .config import MAX_K
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--k must be a whole number, not {text!r}") from None
+    if not 1 <= value <= MAX_K:
+        raise argparse.ArgumentTypeError(f"--k must be from 1 to {MAX_K}, not {value}")
+    return value
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="rag", description="Answer questions with the interview's own words, cited.")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+
+    index = commands.add_parser("index", help="build or refresh the index")
+    index.add_argument("--rebuild", action="store_true", help="rebuild even if the index is current")
+
+    ask = commands.add_parser("ask", help="answer a question (or JSON lines on stdin with --jsonl)")
+    ask.add_argument("question", nargs="?", help="the question, in quotes")
+    ask.add_argument("--k", type=positive_k, default=3, help="passages to show (default 3)")
+    ask.add_argument("--json", action="store_true", help="print the Result JSON")
+    ask.add_argument("--jsonl", action="store_true",
+                     help='read {"question", "history", "id"} objects, one a line, on stdin; write one Result a line')
+    ask.add_argument("--history", action="append", default=[], metavar="EARLIER",
+                     help="an earlier question of the conversation (repeatable, oldest first)")
+
+    serve = commands.add_parser("serve", help="serve the chat page and its API")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1, loopback only)")
+    serve.add_argument("--port", type=int, default=7860, help="port (default 7860)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        return COMMANDS[args.command](args, parser)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as error:  # the last guard: one line, never a traceback
+        from .corpus import CorpusError
+        from .engine import QuestionError
+
+        known = (CorpusError, QuestionError, OSError)
+        kind = "" if isinstance(error, known) else f"{type(error).__name__}: "
+        print(f"rag: error: {kind}{error}", file=sys.stderr)
+        return EXIT_FAILURE
+
+
+def cmd_index(args, parser) -> int:
+    from .engine import load
+
+    engine = load(rebuild=args.rebuild)
+    manifest = engine.retrieval.vectors.manifest
+    print(f"index ready: {manifest.passages} passages as {manifest.count} vectors of {manifest.dim} dims "
+          f"({manifest.model}), built {manifest.built_at}")
+    return 0
+
+
+def cmd_ask(args, parser) -> int:
+    from .engine import QuestionError, validate
+
+    if args.jsonl:
+        if args.question is not None or args.json or args.history:
+            parser.error("--jsonl reads questions from stdin: give no question, --json or --history with it")
+        return ask_jsonl(args.k)
+    if args.question is None:
+        parser.error("give a question, e.g. rag ask \"Where does Professor Carley teach?\"")
+    try:
+        validate(args.question, args.history, args.k)  # fail fast, before loading the model
+    except QuestionError as error:
+        print(f"rag: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    from .engine import load
+
+    result = load().ask(args.question, history=args.history, k=args.k)
+    if args.json:
+        print(json.dumps(result.to_dict(), ensure_ascii=False))
+    else:
+        print(format_result(result))
+    return 0
+
+
+def ask_jsonl(k: int) -> int:
+    """One Result a line for each request line; a bad line gets {"error"} and the run goes on."""
+    from .engine import QuestionError, load
+
+    engine = None
+    stdin = sys.stdin.buffer
+    for number, raw in enumerate(stdin, start=1):
+        if not raw.strip():
+            continue
+        try:
+            request = parse_request(raw, number)
+            if engine is None:
+                engine = load()
+            result = engine.ask(request["question"], history=request.get("history") or [], k=request.get("k", k))
+            out = result.to_dict()
+            if "id" in request:
+                out["id"] = request["id"]
+        except (QuestionError, ValueError) as error:
+            out = {"error": f"line {number}: {error}"}
+            if isinstance(error, RequestError) and error.request_id is not None:
+                out["id"] = error.request_id
+        print(json.dumps(out, ensure_ascii=False), flush=True)
+    return 0
+
+
+class RequestError(ValueError):
+    def __init__(self, message: str, request_id=None):
+        super().__init__(message)
+        self.request_id = request_id
+
+
+def parse_request(raw: bytes, number: int) -> dict:
+    """A request line as a dict with a question; RequestError says what is wrong with it."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise RequestError("not UTF-8 text") from None
+    try:
+        request = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise RequestError(f"not JSON ({error.msg})") from None
+    if not isinstance(request, dict):
+        raise RequestError('each line must be a JSON object like {"question": "..."}')
+    request_id = request.get("id")
+    if "question" not in request:
+        raise RequestError('no "question" key', request_id)
+    if "k" in request and (isinstance(request["k"], bool) or not isinstance(request["k"], int)):
+        raise RequestError('"k" must be a whole number', request_id)
+    from .engine import QuestionError, validate
+
+    try:
+        validate(request["question"], request.get("history") or [], request.get("k", 1))
+    except QuestionError as error:
+        raise RequestError(str(error), request_id) from None
+    return request
+
+
+def format_result(result) -> str:
+    """The Result for a terminal: each passage wrapped, with its citation."""
+    width = min(shutil.get_terminal_size((88, 20)).columns, 100)
+    lines = []
+    if result.abstained:
+        lines.append(result.reason or "The interview does not answer this question.")
+        if result.answers:
+            lines.append("Closest passages (not an answer):")
+        lines.append("")
+    for number, answer in enumerate(result.answers, start=1):
+        lines.append(f"[{number}] {answer.citation.label}")
+        lines.extend(textwrap.wrap(answer.text, width=width, initial_indent="    ", subsequent_indent="    "))
+        lines.append("")
+    return "\n".join(lines).rstrip()
+
+
+def cmd_serve(args, parser) -> int:
+    from ui.app import serve
+
+    return serve(host=args.host, port=args.port)
+
+
+COMMANDS = {"index": cmd_index, "ask": cmd_ask, "serve": cmd_serve}
+
+if __name__ == "__main__":
+    sys.exit(main())

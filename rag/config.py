@@ -1,0 +1,24 @@
+"""Settings, each overridable by an environment variable, resolved in one place."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+MAX_QUESTION_CHARS = 2000  # longer input is refused: no honest question needs more
+MAX_K = 20  # answers per question
+
+
+def corpus_dir() -> Path:
+    return Path(os.environ.get("RAG_CORPUS_DIR", REPO_ROOT / "corpus"))
+
+
+def index_dir() -> Path:
+    return Path(os.environ.get("RAG_INDEX_DIR", REPO_ROOT / ".cache" / "index"))
+
+
+def model_name() -> str:
+    from embeddings import DEFAULT_MODEL
+
+    return os.environ.get("RAG_MODEL", DEFAULT_MODEL)

@@ -1,0 +1,278 @@
+"""Read `corpus/` and parse each document into cited passages.
+
+Any `.txt` or `.md` file is a document; its metadata sits beside it in
+`<name>.meta.json` (title, short_title, publication, date, speakers, interviewer),
+all optional. A document whose paragraphs open with bold speaker labels
+(`**The Postil (TP):**`, then `**TP:**`) is read as an interview: introduction,
+question/answer pairs, closing. Any other is read as headings and paragraphs.
+
+The canonical text of a document is its source with markdown markup dropped and
+paragraphs that the source broke mid-sentence joined back; passages are exact
+slices of it, so `canonical[start:end] == passage.text` always holds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .records import Citation, Document, Passage
+from .text import sentence_spans, strip_markup
+
+SUFFIXES = {".txt", ".md"}
+MAX_FILE_BYTES = 20 * 1024 * 1024  # a bigger file is skipped: embedding it would take hours here
+BLANK_LINES = re.compile(r"\n[ \t\u00a0]*\n\s*")
+SPEAKER_TURN = re.compile(r"^\*\*(?P<name>[^*\n]{1,80}?):\*\*\s*(?P<text>.*)$", re.S)
+NAME_WITH_CODE = re.compile(r"^(?P<full>.+?)\s*\((?P<code>[^()]+)\)$")
+RULE = re.compile(r"^(-{3,}|\*{3,}|_{3,})$")
+HEADING = re.compile(r"^#{1,6}\s+(?P<text>.+)$", re.S)
+ASIDE = re.compile(r"^\*[^*].*[^*]\*$|^\*[^*]\*$", re.S)  # a paragraph wholly in italics
+SENTENCE_CLOSED = re.compile(r"[.!?…:;\"'”’)\]]$")
+LONG_PARAGRAPH_WORDS = 20
+
+
+class CorpusError(Exception):
+    """The corpus cannot be used at all (missing folder, no readable document)."""
+
+
+@dataclass
+class Corpus:
+    documents: list[Document]
+    skipped: list[str] = field(default_factory=list)  # one notice per file left out
+    content_hash: str = ""
+
+    @property
+    def passages(self) -> list[Passage]:
+        return [p for doc in self.documents for p in doc.passages]
+
+
+@dataclass
+class Block:
+    """One paragraph of the source, classified, before it becomes a Passage."""
+
+    kind: str  # "heading", "turn", "aside", "prose"
+    text: str  # markup dropped
+    speaker: str = ""  # the label as written, for turns
+    after_rule: bool = False
+
+
+def read_corpus(corpus_dir: Path) -> Corpus:
+    """Parse every document in `corpus_dir`; unreadable files are skipped with a notice."""
+    if not corpus_dir.is_dir():
+        raise CorpusError(f"corpus folder {corpus_dir} does not exist")
+    files = sorted(p for p in corpus_dir.iterdir() if p.suffix.lower() in SUFFIXES and p.is_file())
+    corpus = Corpus(documents=[])
+    digest = hashlib.sha256()
+    for path in files:
+        try:
+            raw, meta = _read_source(path)
+            document = parse_document(path.stem, raw, meta, path=str(path))
+        except ValueError as error:
+            corpus.skipped.append(f"skipped {path.name}: {error}")
+            continue
+        if not document.passages:
+            corpus.skipped.append(f"skipped {path.name}: no text in it")
+            continue
+        corpus.documents.append(document)
+        digest.update(path.name.encode() + b"\0" + raw.encode() + b"\0" + json.dumps(meta, sort_keys=True).encode())
+    if not corpus.documents:
+        reasons = "; ".join(corpus.skipped) or "no .txt or .md files"
+        raise CorpusError(f"no usable document in {corpus_dir} ({reasons})")
+    corpus.content_hash = digest.hexdigest()
+    return corpus
+
+
+def _read_source(path: Path) -> tuple[str, dict]:
+    """The file's text and its sidecar metadata; ValueError says why it can't be used."""
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise ValueError(f"{size / 2**20:.0f} MiB is over the {MAX_FILE_BYTES // 2**20} MiB limit")
+    data = path.read_bytes()
+    if b"\0" in data:
+        raise ValueError("binary file (NUL bytes)")
+    try:
+        raw = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise ValueError(f"not UTF-8 text (byte {error.start})") from None
+    meta_path = path.with_suffix(".meta.json")
+    meta: dict = {}
+    if meta_path.exists():
+        try:
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise ValueError(f"{meta_path.name} is not valid JSON ({error})") from None
+        if not isinstance(meta, dict):
+            raise ValueError(f"{meta_path.name} must hold a JSON object")
+    return raw.replace("\r\n", "\n").replace("\r", "\n"), meta
+
+
+def parse_document(doc_id: str, raw: str, meta: dict, path: str = "") -> Document:
+    """Turn one source text into a Document of cited passages."""
+    blocks = _join_broken_paragraphs(_blocks(raw))
+    speakers = {str(k): str(v) for k, v in (meta.get("speakers") or {}).items()}
+    title = str(meta.get("title") or next((b.text for b in blocks if b.kind == "heading"), doc_id))
+    short_title = str(meta.get("short_title") or title)
+    builder = _Builder(doc_id, title, short_title)
+    interviewer = meta.get("interviewer")
+    is_interview = any(b.kind == "turn" for b in blocks)
+
+    turns = [i for i, b in enumerate(blocks) if b.kind == "turn"]
+    codes = [_speaker_code(blocks[i].speaker, speakers) for i in turns]
+    interviewer = interviewer or (codes[0] if codes else None)
+    answered = {turns[n] for n, code in enumerate(codes)
+                if code == interviewer and n + 1 < len(codes) and codes[n + 1] != interviewer}
+
+    section, question, speaker_code, turn_role, seen_body, q_number = "", None, "", "", False, 0
+    for index, block in enumerate(blocks):
+        if block.kind == "heading":
+            if not builder.passages:
+                builder.add(block.text, role="title", section="title")
+            else:
+                section, question, speaker_code = block.text, None, ""
+                builder.add(block.text, role="heading", section=section)
+        elif block.kind == "aside":
+            role = "byline" if not seen_body else ("credit" if block.after_rule else "caption")
+            builder.add(block.text, role=role, section=role)
+        elif block.kind == "turn":
+            seen_body = True
+            speaker_code = _speaker_code(block.speaker, speakers)
+            if speaker_code == interviewer and index in answered:
+                q_number += 1
+                section, question, turn_role = f"Q{q_number}", block.text, "question"
+            elif speaker_code == interviewer:
+                section, question, turn_role = "closing", None, "closing"
+            else:
+                section, turn_role = section or "introduction", "answer"
+            builder.add(block.text, role=turn_role, section=section, speaker=speakers.get(speaker_code, speaker_code),
+                        code=speaker_code, question=question if turn_role == "answer" else None,
+                        prefix=block.speaker + ": ", label_question=question)
+        elif speaker_code:  # prose continuing the current speaker's turn
+            builder.add(block.text, role=turn_role, section=section, speaker=speakers.get(speaker_code, speaker_code),
+                        code=speaker_code, question=question if turn_role == "answer" else None,
+                        label_question=question)
+        else:
+            seen_body = True
+            if is_interview or not section:
+                role, sec = ("introduction", "introduction") if is_interview else ("paragraph", section or "body")
+            else:
+                role, sec = "paragraph", section
+            builder.add(block.text, role=role, section=sec)
+
+    return Document(id=doc_id, title=title, short_title=short_title, publication=str(meta.get("publication", "")),
+                    date=str(meta.get("date", "")), path=path, canonical=builder.canonical(),
+                    passages=tuple(builder.passages))
+
+
+def _blocks(raw: str) -> list[Block]:
+    """Split the source at blank lines and classify each paragraph."""
+    blocks: list[Block] = []
+    after_rule = False
+    for chunk in BLANK_LINES.split(raw):
+        chunk = chunk.strip()
+        if not chunk:
+            continue
+        if RULE.match(chunk):
+            after_rule = True
+            continue
+        if heading := HEADING.match(chunk):
+            blocks.append(Block("heading", _clean(heading.group("text"))))
+        elif turn := SPEAKER_TURN.match(chunk):
+            text = _clean(turn.group("text"))
+            if text:
+                blocks.append(Block("turn", text, speaker=_clean(turn.group("name"))))
+        elif ASIDE.match(chunk):
+            blocks.append(Block("aside", _clean(chunk), after_rule=after_rule))
+        else:
+            text = _clean(chunk)
+            if text:
+                blocks.append(Block("prose", text, after_rule=after_rule))
+    return blocks
+
+
+def _clean(text: str) -> str:
+    """Markup dropped, lines inside a paragraph joined with single spaces."""
+    return " ".join(strip_markup(text).split())
+
+
+def _join_broken_paragraphs(blocks: list[Block]) -> list[Block]:
+    """Mend paragraphs the source broke mid-sentence with blank lines.
+
+    A paragraph that does not end a sentence continues into the next prose paragraph
+    when that one starts in lower case, or when it is itself long (a short unclosed
+    line is a heading-like label, not a broken sentence).
+    """
+    joined: list[Block] = []
+    for block in blocks:
+        previous = joined[-1] if joined else None
+        if (block.kind == "prose" and previous is not None and previous.kind in {"prose", "turn"}
+                and not SENTENCE_CLOSED.search(previous.text)
+                and (block.text[:1].islower() or len(previous.text.split()) >= LONG_PARAGRAPH_WORDS)):
+            previous.text = f"{previous.text} {block.text}"
+        else:
+            joined.append(block)
+    return joined
+
+
+def _speaker_code(label: str, speakers: dict[str, str]) -> str:
+    """'The Postil (TP)' registers TP -> The Postil and returns TP; 'TP' returns TP."""
+    match = NAME_WITH_CODE.match(label)
+    if match:
+        speakers.setdefault(match.group("code"), match.group("full"))
+        return match.group("code")
+    return label
+
+
+class _Builder:
+    """Accumulates canonical text and passages with exact offsets and labels."""
+
+    def __init__(self, doc_id: str, title: str, short_title: str):
+        self.doc_id, self.title, self.short_title = doc_id, title, short_title
+        self.parts: list[str] = []
+        self.length = 0
+        self.passages: list[Passage] = []
+        self.counts: dict[tuple[str, str], int] = {}
+
+    def add(self, text: str, *, role: str, section: str, speaker: str = "", code: str = "",
+            question: str | None = None, prefix: str = "", label_question: str | None = None) -> None:
+        if self.parts:
+            self._append("\n\n")
+        self._append(prefix)
+        start = self.length
+        self._append(text)
+        paragraph = self.counts[(section, role)] = self.counts.get((section, role), 0) + 1
+        citation = Citation(doc=self.doc_id, title=self.title, speaker=speaker, section=section, question=question,
+                            paragraph=paragraph, start=start, end=self.length,
+                            label=self._label(role, section, paragraph, code, label_question))
+        passage_id = f"{self.doc_id}:{section}:{role}:{paragraph}"
+        self.passages.append(Passage(id=passage_id, text=text, role=role, citation=citation,
+                                     sentences=sentence_spans(text)))
+
+    def _append(self, text: str) -> None:
+        self.parts.append(text)
+        self.length += len(text)
+
+    def _label(self, role: str, section: str, paragraph: int, code: str, question: str | None) -> str:
+        parts = [self.short_title]
+        if section.startswith("Q") and section[1:].isdigit():
+            parts.append(f'{section} "{_shorten(question or "")}"')
+            parts.append(code if role == "question" else f"{code} ¶{paragraph}")
+        elif role in {"title", "byline", "credit"}:
+            parts.append(role.capitalize())
+        elif role == "closing":
+            parts.append(f"Closing · {code}" if code else "Closing")
+        else:
+            parts.append(f"{section[:1].upper()}{section[1:]} ¶{paragraph}")
+        return " · ".join(parts)
+
+    def canonical(self) -> str:
+        return "".join(self.parts)
+
+
+def _shorten(text: str, limit: int = 44) -> str:
+    """The first words of a question, cut at a word boundary, for labels."""
+    if len(text) <= limit:
+        return text
+    return text[:limit].rsplit(" ", 1)[0].rstrip(",;:") + "…"

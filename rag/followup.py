@@ -1,0 +1,42 @@
+"""Follow-up questions: when a question cannot stand alone, search with its context.
+
+"when was that treaty signed?" after "What was the Rapallo policy?" means the
+Rapallo treaty; the words that make a question lean on earlier ones are ordinary
+English (pronouns, demonstratives, a leading "and"/"so"/"why"), not corpus words.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+# Words that point back at something said before.
+REFERRING = {"he", "him", "his", "she", "her", "hers", "it", "its", "they", "them", "their", "theirs",
+             "that", "this", "those", "these", "there", "then", "such", "same", "former", "latter",
+             "one", "ones", "else", "other", "another"}
+LEADING = {"and", "but", "so", "also", "then", "what about", "how about", "why", "why not", "how come",
+           "when", "where", "really", "which"}
+WORD = re.compile(r"[a-z']+")
+STANDALONE_WORDS = 6  # a question this long with no referring word stands alone
+
+
+def needs_context(question: str) -> bool:
+    """True when the question leans on earlier ones to be understood."""
+    text = question.lower().strip()
+    words = WORD.findall(text)
+    if not words:
+        return False
+    if any(w in REFERRING for w in words):
+        return True
+    first_two = " ".join(words[:2])
+    if words[0] in {"and", "but", "so", "also"} or first_two in LEADING:
+        return True
+    return len(words) < 3 or (len(words) < STANDALONE_WORDS and words[0] in LEADING)
+
+
+def standalone_query(question: str, history: Sequence[str]) -> str:
+    """The text to search for: the question, preceded by the last earlier question when it needs one."""
+    earlier = [h.strip() for h in history if isinstance(h, str) and h.strip()]
+    if not earlier or not needs_context(question):
+        return question.strip()
+    return f"{earlier[-1]} {question.strip()}"

@@ -1,0 +1,51 @@
+"""Text helpers shared by parsing, answering and evaluation.
+
+`normalise` is the comparison rule of the verbatim contract: markdown markup
+(`*`, `\\`, link syntax) dropped and whitespace collapsed, so the same words
+compare equal whether they come from the raw file or from a passage.
+"""
+
+from __future__ import annotations
+
+import re
+
+LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
+WHITESPACE = re.compile(r"\s+")
+# Words that end in a period without ending a sentence.
+ABBREVIATIONS = {"vol", "vols", "no", "nos", "pp", "p", "ed", "eds", "mr", "mrs", "ms", "dr",
+                 "prof", "st", "vs", "cf", "e.g", "i.e", "etc", "al", "ch", "fig", "jr", "sr"}
+SENTENCE_END = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s+[\"'“‘(\[]?[A-Z0-9])")
+
+
+def strip_markup(text: str) -> str:
+    """Drop markdown markup, keeping the words: links keep their text, `*` and `\\` go."""
+    text = LINK.sub(r"\1", text)
+    return text.replace("\\", "").replace("*", "")
+
+
+def normalise(text: str) -> str:
+    """The verbatim-comparison form: markup dropped, whitespace collapsed, trimmed."""
+    return WHITESPACE.sub(" ", strip_markup(text)).strip()
+
+
+def sentence_spans(text: str) -> tuple[tuple[int, int], ...]:
+    """Split prose into sentences, as (start, end) offsets; initials and abbreviations don't split."""
+    spans = []
+    start = 0
+    for match in SENTENCE_END.finditer(text):
+        before = text[start:match.start()].rsplit(None, 1)
+        last_word = before[-1].lower().strip("(\"'“‘") if before else ""
+        if match.group().startswith(".") and (last_word in ABBREVIATIONS or re.fullmatch(r"[a-z]", last_word)):
+            continue
+        spans.append((start, match.end()))
+        start = match.end()
+        while start < len(text) and text[start].isspace():
+            start += 1
+    if start < len(text.rstrip()):
+        spans.append((start, len(text.rstrip())))
+    return tuple(spans)
+
+
+def words(text: str) -> list[str]:
+    """Lower-cased word tokens, for overlap checks."""
+    return re.findall(r"[a-z0-9]+", text.lower())

@@ -1,0 +1,58 @@
+"""The real `rag` command end to end: text, JSON, JSON lines, and one-line errors."""
+
+from __future__ import annotations
+
+import json
+
+
+def test_ask_prints_cited_passages(run_rag):
+    done = run_rag("ask", "Where does Professor Carley teach?")
+    assert done.returncode == 0, done.stderr
+    out = done.stdout.decode()
+    assert out.startswith("[1] Carley interview · Introduction ¶")
+    assert "University of Montreal" in out
+
+
+def test_ask_json_puts_montreal_first(run_rag):
+    done = run_rag("ask", "--json", "Where does Professor Carley teach?")
+    result = json.loads(done.stdout)
+    assert "University of Montreal" in result["answers"][0]["text"]
+    assert result["answers"][0]["citation"]["section"] == "introduction"
+    assert len(result["answers"]) == 3
+
+
+def test_jsonl_answers_each_line_in_order_and_reports_bad_ones(run_rag):
+    lines = [
+        json.dumps({"id": "a", "question": "Who made the poster?", "extra": 1}),
+        "this is not json",
+        json.dumps({"id": "b", "question": "  "}),
+        json.dumps({"id": "c", "question": "how did stalin get along with him?", "history": ["Who was Litvinov?"]}),
+    ]
+    done = run_rag("ask", "--jsonl", "--k", "2", stdin="\n".join(lines) + "\n")
+    assert done.returncode == 0, done.stderr
+    out = [json.loads(line) for line in done.stdout.decode().splitlines()]
+    assert [o.get("id") for o in out] == ["a", None, "b", "c"]
+    assert "Koretsky" in out[0]["answers"][0]["text"] and len(out[0]["answers"]) == 2
+    assert out[1]["error"].startswith("line 2: not JSON")
+    assert "empty" in out[2]["error"]
+    assert "Litvinov" in out[3]["query"]
+
+
+def test_errors_are_one_line_and_non_zero(run_rag):
+    for args in (["ask", ""], ["ask", "hi", "--k", "0"], ["ask", "hi", "--k", "abc"], ["ask", "--bogus"], ["frobnicate"]):
+        done = run_rag(*args)
+        err = done.stderr.decode().strip()
+        assert done.returncode != 0, args
+        assert len(err.splitlines()) == 1 and err.startswith("rag"), (args, err)
+        assert "Traceback" not in err and done.stdout == b""
+
+
+def test_unreadable_corpus_is_one_line(run_rag, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "RAG_CORPUS_DIR": str(tmp_path / "missing"), "RAG_INDEX_DIR": str(tmp_path / "i")}
+    done = subprocess.run([sys.executable, "-m", "rag.cli", "ask", "hello?"], capture_output=True, env=env)
+    assert done.returncode == 1
+    assert done.stderr.decode().strip() == f"rag: error: corpus folder {tmp_path / 'missing'} does not exist"

@@ -1,0 +1,153 @@
+"""The interview parsed into cited passages: structure, joins, offsets, the verbatim contract."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from rag.corpus import CorpusError, parse_document, read_corpus
+from rag.text import normalise, sentence_spans
+
+from .conftest import CORPUS, SOURCE
+
+
+@pytest.fixture(scope="module")
+def doc():
+    return read_corpus(CORPUS).documents[0]
+
+
+def by_role(doc, role):
+    return [p for p in doc.passages if p.role == role]
+
+
+def test_metadata_comes_from_the_sidecar(doc):
+    assert doc.title == "Of Collective Security: An Interview with Michael Jabara Carley"
+    assert (doc.publication, doc.date, doc.short_title) == ("The Postil", "2022-12-01", "Carley interview")
+
+
+def test_seventeen_questions_each_followed_by_its_answer(doc):
+    questions = by_role(doc, "question")
+    assert [q.citation.section for q in questions] == [f"Q{n}" for n in range(1, 18)]
+    for question in questions:
+        answers = [p for p in by_role(doc, "answer") if p.citation.section == question.citation.section]
+        assert answers, question.citation.section
+        assert all(a.citation.question == question.text for a in answers)
+        assert all(a.citation.speaker == "Michael Jabara Carley" for a in answers)
+        assert question.citation.speaker == "The Postil"
+
+
+def test_question_text_and_answer_pairing_are_the_sources(doc):
+    q10 = next(p for p in doc.passages if p.id.endswith(":Q10:answer:1"))
+    assert q10.citation.question.startswith("What was the role of Britain and France in this regard?")
+    assert q10.text.startswith("The answer to this question is complicated")
+
+
+def test_introduction_closing_caption_credit_title_byline(doc):
+    assert [p.citation.paragraph for p in by_role(doc, "introduction")] == [1, 2, 3]
+    assert by_role(doc, "introduction")[2].text.endswith("discuss his work with him in this interview.")
+    assert by_role(doc, "title")[0].text == "OF COLLECTIVE SECURITY: AN INTERVIEW WITH MICHAEL JABARA CARLEY"
+    assert by_role(doc, "byline")[0].text == "Posted on December 1, 2022 by Michael Jabara Carley"
+    assert [p.text for p in by_role(doc, "closing")] == ["Professor Carley, thank you so much for your time."]
+    assert [p.text for p in by_role(doc, "caption")] == ["Michael J. Carley."]
+    assert by_role(doc, "credit")[0].text == 'Featured: "Europe will be Free!" Poster by Viktor Koretsky, 1944.'
+
+
+@pytest.mark.parametrize("before, after", [
+    ("great and lesser European", "powers and the United States."),
+    ("which made you", "rethink your position(s)?"),
+    ("For", "numerous European conservatives"),
+    ("most of the time", "until 1939"),
+    ("to", "sabotage"),
+    ("against Nazi", "Germany even in August 1939."),
+])
+def test_paragraphs_broken_mid_sentence_are_joined(doc, before, after):
+    joined = f"{before} {after}"
+    holders = [p for p in doc.passages if joined in p.text]
+    assert len(holders) == 1, joined
+    assert not any(p.text.startswith(after) for p in doc.passages)
+
+
+def test_offsets_slice_the_canonical_text_exactly(doc):
+    for passage in doc.passages:
+        c = passage.citation
+        assert doc.canonical[c.start:c.end] == passage.text
+        for start, end in passage.sentences:
+            assert passage.text[start:end].strip() == passage.text[start:end] != ""
+
+
+def test_markup_is_dropped_and_words_kept(doc):
+    intro2 = by_role(doc, "introduction")[1]
+    assert intro2.text.startswith("He is the author of 1939: The Alliance That Never Was and the Coming of World War II,")
+    assert not re.search(r"[*\\]|\]\(", doc.canonical)
+    assert "Velikaia Otechestvennaia voina" in doc.canonical
+
+
+def test_every_passage_is_verbatim_source_text(doc):
+    source = normalise(SOURCE.read_text(encoding="utf-8"))
+    for passage in doc.passages:
+        assert normalise(passage.text) in source, passage.id
+
+
+def test_labels_name_speaker_question_and_paragraph(doc):
+    labels = {p.id: p.citation.label for p in doc.passages}
+    assert labels["carley-interview-2022:introduction:introduction:1"] == "Carley interview · Introduction ¶1"
+    assert labels["carley-interview-2022:Q10:answer:1"] == 'Carley interview · Q10 "What was the role of Britain and France in…" · MJC ¶1'
+    assert labels["carley-interview-2022:Q12:answer:2"].endswith("· MJC ¶2")
+    assert labels["carley-interview-2022:closing:closing:1"] == "Carley interview · Closing · TP"
+
+
+def test_ids_are_unique_and_stable_across_parses(doc):
+    again = read_corpus(CORPUS).documents[0]
+    assert [p.id for p in doc.passages] == [p.id for p in again.passages]
+    assert len({p.id for p in doc.passages}) == len(doc.passages)
+
+
+def test_a_plain_document_gets_headings_and_paragraphs():
+    raw = "# A Title\n\nFirst paragraph of the\n\nbody goes on here.\n\n## Part Two\n\nSecond part text.\n"
+    doc = parse_document("notes", raw, {})
+    assert doc.title == "A Title"
+    body = [p for p in doc.passages if p.role == "paragraph"]
+    assert [(p.citation.section, p.text) for p in body] == [
+        ("body", "First paragraph of the body goes on here."), ("Part Two", "Second part text.")]
+    assert body[1].citation.label == "A Title · Part Two ¶1"
+
+
+def test_a_new_interview_dropped_into_the_corpus_folder_is_read(tmp_path):
+    (tmp_path / "a.txt").write_text(SOURCE.read_text(encoding="utf-8"), encoding="utf-8")
+    (tmp_path / "b.md").write_text(
+        "# Talk\n\n**Host Person (HP):** Why?\n\n**Guest Name (GN):** Because it rained.\n\n**HP:** Thanks.\n",
+        encoding="utf-8")
+    (tmp_path / "b.meta.json").write_text(json.dumps({"short_title": "Talk"}), encoding="utf-8")
+    corpus = read_corpus(tmp_path)
+    talk = corpus.documents[1]
+    assert [d.id for d in corpus.documents] == ["a", "b"]
+    answer = next(p for p in talk.passages if p.role == "answer")
+    assert (answer.citation.speaker, answer.citation.question, answer.citation.label) == (
+        "Guest Name", "Why?", 'Talk · Q1 "Why?" · GN ¶1')
+
+
+def test_unusable_files_are_skipped_with_a_reason(tmp_path):
+    (tmp_path / "good.txt").write_text("Plain words in a sentence.", encoding="utf-8")
+    (tmp_path / "latin1.txt").write_bytes("caf\xe9 au lait".encode("latin-1"))
+    (tmp_path / "binary.md").write_bytes(b"\x00\x01\x02binary")
+    (tmp_path / "empty.txt").write_text("", encoding="utf-8")
+    corpus = read_corpus(tmp_path)
+    assert [d.id for d in corpus.documents] == ["good"]
+    notices = " | ".join(corpus.skipped)
+    assert "latin1.txt: not UTF-8" in notices and "binary.md: binary" in notices and "empty.txt: no text" in notices
+
+
+def test_a_missing_or_empty_corpus_is_a_clear_error(tmp_path):
+    with pytest.raises(CorpusError, match="does not exist"):
+        read_corpus(tmp_path / "nope")
+    with pytest.raises(CorpusError, match="no usable document"):
+        read_corpus(tmp_path)
+
+
+def test_sentences_split_at_ends_but_not_at_initials():
+    text = "In the 1930s his interlocutor was Maksim M. Litvinov, the narkom. See vol. 1 of it. Why? Because."
+    parts = [text[s:e] for s, e in sentence_spans(text)]
+    assert parts == ["In the 1930s his interlocutor was Maksim M. Litvinov, the narkom.", "See vol. 1 of it.",
+                     "Why?", "Because."]

@@ -1,0 +1,77 @@
+"""The FAISS index on disk: built once, reused, rebuilt when stale or damaged, never loaded wrong."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from embeddings import Encoder, IndexStore
+from embeddings.encoder import ModelNotFound, resolve_model
+
+TEXTS = ["Stalin supported Litvinov.", "Poland signed a pact with Germany in 1934.", "A poster by Koretsky."]
+
+
+@pytest.fixture(scope="module")
+def encoder():
+    return Encoder()
+
+
+def build(store, encoder, texts=TEXTS, corpus_hash="c1", **kw):
+    return store.load_or_build(encoder=encoder, corpus_hash=corpus_hash, texts=texts, passages=len(texts), **kw)
+
+
+def test_the_packaged_model_loads_offline(encoder, monkeypatch):
+    assert resolve_model("all-MiniLM-L6-v2").joinpath("config.json").exists()
+    vectors = encoder.encode(["hello there"])
+    assert vectors.shape == (1, 384) and abs(float(np.linalg.norm(vectors[0])) - 1) < 1e-5
+    with pytest.raises(ModelNotFound, match="not installed"):
+        resolve_model("no-such-model")
+
+
+def test_build_then_reuse_with_manifest(tmp_path, encoder):
+    notices = []
+    store = IndexStore(tmp_path, notice=notices.append)
+    index = build(store, encoder)
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert manifest["model"] == "all-MiniLM-L6-v2" and manifest["dim"] == 384 and manifest["count"] == 3
+    assert manifest["corpus_hash"] == "c1" and manifest["format_version"] == 1 and manifest["built_at"]
+    scores, rows = index.search(encoder.encode(["Which pact did Poland sign?"]), 1)
+    assert rows[0][0] == 1
+    notices.clear()
+    build(store, encoder)
+    assert notices == []  # loaded, not rebuilt
+
+
+@pytest.mark.parametrize("damage, reason", [
+    (lambda d: (d / "index.faiss").write_bytes((d / "index.faiss").read_bytes()[:100]), "truncated or corrupt"),
+    (lambda d: (d / "index.faiss").write_bytes(b"x" * (d / "index.faiss").stat().st_size), "truncated or corrupt"),
+    (lambda d: (d / "index.faiss").unlink(), "missing"),
+    (lambda d: (d / "manifest.json").unlink(), "no index yet"),
+    (lambda d: (d / "manifest.json").write_text("{not json"), "unreadable"),
+    (lambda d: (d / "manifest.json").write_text(
+        (d / "manifest.json").read_text().replace('"all-MiniLM-L6-v2"', '"other-model"')), "built with model other-model"),
+    (lambda d: (d / "manifest.json").write_text(
+        (d / "manifest.json").read_text().replace('"format_version": 1', '"format_version": 0')), "format 0"),
+])
+def test_damaged_or_foreign_index_is_rebuilt_with_a_notice(tmp_path, encoder, damage, reason):
+    build(IndexStore(tmp_path, notice=lambda m: None), encoder)
+    damage(tmp_path)
+    notices = []
+    index = build(IndexStore(tmp_path, notice=notices.append), encoder)
+    assert reason in notices[0]
+    assert index.manifest.count == 3
+    assert IndexStore(tmp_path).problem(model=encoder.name, corpus_hash="c1", texts=TEXTS) is None
+
+
+def test_a_changed_corpus_rebuilds(tmp_path, encoder):
+    build(IndexStore(tmp_path, notice=lambda m: None), encoder)
+    notices = []
+    index = build(IndexStore(tmp_path, notice=notices.append), encoder, texts=TEXTS + ["New text."], corpus_hash="c2")
+    assert "the corpus changed" in notices[0] and index.manifest.count == 4
+
+
+def test_no_temporary_files_are_left_behind(tmp_path, encoder):
+    build(IndexStore(tmp_path, notice=lambda m: None), encoder)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".lock", "index.faiss", "manifest.json"]
