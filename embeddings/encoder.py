@@ -54,6 +54,10 @@ class Encoder:
     def dim(self) -> int:
         return int(self.model.get_embedding_dimension())
 
+    def encode_query(self, text: str) -> np.ndarray:
+        """One query's unit vector, shape (1, dim): the hot path of every question."""
+        return self.encode([text])
+
     def encode(self, texts: list[str], progress: bool = False, batch_size: int = 32) -> np.ndarray:
         """float32 unit vectors, one row per text, so inner product is cosine similarity."""
         vectors = self.model.encode(list(texts), batch_size=batch_size, show_progress_bar=progress,

@@ -92,7 +92,7 @@ class Retrieval:
 
     def dense_scores(self, query: str) -> tuple[np.ndarray, dict[int, np.ndarray]]:
         """Per passage, its best unit's cosine; per passage, each sentence's cosine."""
-        vector = self.encoder.encode([query])
+        vector = self.encoder.encode_query(query)
         cosines, rows = self.vectors.search(vector, DENSE_DEPTH)
         best = np.full(len(self.passages), -1.0, dtype=np.float32)
         sentences: dict[int, np.ndarray] = {}
