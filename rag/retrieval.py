@@ -1,7 +1,7 @@
 """Signals that say how well each passage matches a query, dense and lexical.
 
 What gets embedded is decided here (`build_units`): every answerable passage whole,
-the same prefixed by the interviewer question it answers, each sentence, and each
+the same with its context (speaker, the question it answers), each sentence, and each
 sentence with its neighbours. A passage's dense signal per kind is its best unit's
 cosine, so a one-sentence answer buried in a long paragraph still surfaces; the
 sentence cosines also choose the highlights. Lexical signals come from BM25 over
@@ -19,7 +19,7 @@ from embeddings import Encoder, VectorIndex
 from .lexical import LexicalIndex
 from .records import Passage
 
-UNIT_KINDS = ("passage", "passage+question", "sentence", "window")
+UNIT_KINDS = ("passage", "passage+context", "sentence", "window")
 SEARCH_ALL_BELOW = 4096  # score every unit exactly for small indexes; past that, the nearest few hundred
 DENSE_DEPTH = 512
 
@@ -55,7 +55,7 @@ def build_units(passages: list[Passage]) -> list[Unit]:
             continue
         units.append(Unit(index, "passage", -1, passage.text))
         if passage.citation.question:
-            units.append(Unit(index, "passage+question", -1, f"{passage.citation.question}\n{passage.text}"))
+            units.append(Unit(index, "passage+context", -1, lexical_text(passage)))
         spans = passage.sentences
         if len(spans) > 1:
             for number, (start, end) in enumerate(spans):
@@ -64,6 +64,15 @@ def build_units(passages: list[Passage]) -> list[Unit]:
                 first, last = spans[max(0, number - 1)], spans[min(len(spans) - 1, number + 1)]
                 units.append(Unit(index, "window", number, passage.text[first[0]:last[1]]))
     return units
+
+
+def lexical_text(passage: Passage) -> str:
+    """What BM25 sees of a passage: who speaks it, the question it answers, then its words.
+
+    A question naming the interviewee ("what does Carley think...") should match his own
+    answers, which never name him, as well as the introduction, which does.
+    """
+    return "\n".join(filter(None, (passage.citation.speaker, passage.citation.question, passage.text)))
 
 
 class Retrieval:
@@ -75,7 +84,7 @@ class Retrieval:
         self.vectors = vectors
         self.encoder = encoder
         self.answerable = np.array([p.answerable for p in passages])
-        self.lexical = LexicalIndex([f"{p.citation.question or ''}\n{p.text}" for p in passages])
+        self.lexical = LexicalIndex([lexical_text(p) for p in passages])
         self.sentence_owner = [(i, n) for i, p in enumerate(passages) if p.answerable for n in range(len(p.sentences))]
         self.sentence_lexical = LexicalIndex([passages[i].text[slice(*passages[i].sentences[n])]
                                               for i, n in self.sentence_owner])
@@ -114,7 +123,7 @@ class Retrieval:
                 count = len(self.passages[unit.passage].sentences)
                 sentences.setdefault(unit.passage, np.full(count, floor, dtype=np.float32))[unit.sentence] = cosine
         # A passage without a question or of one sentence has no such unit: its whole stands in.
-        for kind in ("passage+question", "sentence", "window"):
+        for kind in ("passage+context", "sentence", "window"):
             best[kind] = np.maximum(best[kind], best["passage"])
         return best, sentences
 
