@@ -66,7 +66,8 @@ def test_citation_names_speaker_question_section_and_paragraph(engine, names):
     assert f"Question {answer.citation.section[1:]}, ¶{answer.citation.paragraph}" in text
     assert f"“{answer.citation.question}”" in text
     link = Elements(html).all("a")[0]
-    assert link["href"] == "#" + render.anchor(answer.passage_id) and link["data-anchor"] == render.anchor(answer.passage_id)
+    target = render.anchor(answer.passage_id)
+    assert (link["href"], link["data-anchor"]) == ("#" + target, target)
 
 
 def test_abstention_says_so_and_marks_passages_as_closest_not_answers(engine, names):

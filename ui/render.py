@@ -16,9 +16,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from html import escape
 
+from rag.engine import NOT_ANSWERED
 from rag.records import Answer, Citation, Document, Result
 
-NOT_ANSWERED = "The interview does not answer this question."
 CLOSEST = "closest, not an answer"
 
 
@@ -102,15 +102,14 @@ def reply(result: Result, names: Mapping[str, str]) -> str:
 
     `names` maps document ids to the short names citations show (see `source_names`).
     """
-    if result.abstained:
+    if result.abstained or not result.answers:
         parts = [f'<p class="not-answered">{escape(result.reason or NOT_ANSWERED)}</p>']
         if result.answers:
-            closest = "".join(quote_html(a, names, highlight=False, css="closest", note=CLOSEST) for a in result.answers)
+            closest = "".join(quote_html(a, names, highlight=False, css="closest", note=CLOSEST)
+                              for a in result.answers)
             parts.append(f'<details class="others closest-group"><summary>The closest passages '
                          f'({CLOSEST}): {len(result.answers)}</summary>{closest}</details>')
         return f'<div class="reply abstained" data-abstained="true">{"".join(parts)}</div>'
-    if not result.answers:
-        return f'<div class="reply abstained" data-abstained="true"><p class="not-answered">{NOT_ANSWERED}</p></div>'
     best, others = result.answers[0], result.answers[1:]
     parts = [quote_html(best, names, highlight=True, css="best")]
     if others:
@@ -139,9 +138,6 @@ def published(document: Document) -> str:
     return ", ".join(part for part in (document.publication, when) if part)
 
 
-ROLE_TAGS = {"title": "h2", "byline": "p", "question": "p", "answer": "p"}
-
-
 def source(documents: Sequence[Document]) -> str:
     """Every document whole, each passage anchored so a citation can show it in place.
 
@@ -156,7 +152,7 @@ def _document(document: Document) -> str:
     for passage in document.passages:
         lead, label = _split_gap(document.canonical[position:passage.citation.start])
         blocks.extend(f'<p class="between">{escape(text)}</p>' for text in lead)
-        tag = ROLE_TAGS.get(passage.role, "p")
+        tag = "h2" if passage.role == "title" else "p"
         speaker = f'<strong class="speaker">{escape(label)}</strong> ' if label.strip() else ""
         blocks.append(f'<{tag} id="{anchor(passage.id)}" class="passage role-{escape(passage.role)}" tabindex="-1">'
                       f"{speaker}{escape(passage.text)}</{tag}>")

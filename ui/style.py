@@ -54,7 +54,8 @@ CSS = """
 #conversation .not-answered { font-weight: 600; margin: 0 0 .5rem; }
 #source-panel {
   max-height: calc(100vh - 2rem); overflow-y: auto; position: sticky; top: 1rem; padding: 0 1rem 1rem;
-  border: 1px solid var(--border-color-primary); border-radius: var(--radius-lg); background: var(--background-fill-primary);
+  border: 1px solid var(--border-color-primary); border-radius: var(--radius-lg);
+  background: var(--background-fill-primary);
 }
 #source .source-head {
   position: sticky; top: 0; z-index: 1; padding-top: .75rem; margin-bottom: 1rem;
@@ -65,7 +66,7 @@ CSS = """
 #source h2.passage { font-size: 1rem; }
 #source .role-question { font-style: italic; }
 #source .role-byline, #source .role-caption, #source .role-credit, #source .between { font-size: .875rem; }
-#source .passage { scroll-margin: 6rem 0 2rem; padding: .1rem .3rem; border-radius: .25rem; transition: background-color .3s; }
+#source .passage { scroll-margin: 6rem 0 2rem; padding: .1rem .3rem; border-radius: .25rem; }
 #source .passage.marked { box-shadow: inset 0 0 0 3px #f59e0b; }
 @media (max-width: 760px) {
   #source-panel { max-height: 70vh; position: static; }
