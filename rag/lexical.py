@@ -33,6 +33,7 @@ class LexicalIndex:
                                             show_progress=False), show_progress=False)
         self.size = len(texts)
         self.idf = _idf(self.corpus_terms)
+        self._presence = _presence(self.corpus_terms, self.idf)
         self.unknown_idf = math.log((self.size + 1) / 0.5)  # what a term found nowhere weighs
 
     def _tokenize(self, texts: list[str]) -> list[list[str]]:
@@ -43,12 +44,32 @@ class LexicalIndex:
         """The text's stemmed content terms, as the index sees them."""
         return self._tokenize([text])[0]
 
+    def presence(self, terms: list[str]):
+        """A sparse (texts x terms) 0/1 matrix: which texts contain each of these known terms."""
+        matrix, column = self._presence
+        return matrix[:, [column[t] for t in terms]]
+
     def scores(self, query: str) -> np.ndarray:
         """One BM25 score per indexed text (0 where no term matches)."""
         known = [term for term in self.terms(query) if term in self.idf]
         if not known:
             return np.zeros(self.size, dtype=np.float32)
         return np.asarray(self.retriever.get_scores(known), dtype=np.float32)
+
+
+def _presence(document_terms: list[list[str]], vocabulary: dict[str, float]):
+    """Which text contains which term, as a CSC matrix for fast column picks, and the column of each term."""
+    from scipy.sparse import csc_matrix
+
+    column = {term: n for n, term in enumerate(vocabulary)}
+    rows, columns = [], []
+    for row, terms in enumerate(document_terms):
+        for term in set(terms):
+            rows.append(row)
+            columns.append(column[term])
+    matrix = csc_matrix((np.ones(len(rows), dtype=np.float32), (rows, columns)),
+                        shape=(len(document_terms), len(column)))
+    return matrix, column
 
 
 def _idf(document_terms: list[list[str]]) -> dict[str, float]:

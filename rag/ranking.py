@@ -68,11 +68,8 @@ def load_models(path: Path = MODEL_FILE) -> Models:
 def passage_features(signals: Signals, answerable: np.ndarray) -> np.ndarray:
     """One row per passage, one column per PASSAGE_FEATURES name."""
     lexical = signals.lexical
-    best_sentence = np.zeros_like(lexical)
-    for passage, scores in signals.sentence_lexical.items():
-        best_sentence[passage] = scores.max(initial=0.0)
     columns = [_z(signals.dense[kind], answerable) for kind in UNIT_KINDS]
-    columns += [_z(lexical, answerable), _scaled(lexical), _scaled(best_sentence), signals.coverage]
+    columns += [_z(lexical, answerable), _scaled(lexical), _scaled(signals.best_sentence_lexical), signals.coverage]
     return np.stack(columns, axis=1).astype(np.float32)
 
 
@@ -114,10 +111,7 @@ def highlight(passage: Passage, index: int, signals: Signals, models: Models | N
     if len(spans) == 1:
         return spans
     weight = (models or load_models()).highlight_lexical_weight
-    cosines = signals.sentence_dense.get(index)
-    if cosines is None:
-        cosines = np.zeros(len(spans), dtype=np.float32)
-    lexical = signals.sentence_lexical.get(index, np.zeros(len(spans), dtype=np.float32))
+    cosines, lexical = signals.sentences_of(index)
     sentence_scores = cosines + weight * _scaled(lexical)
     best = int(np.argmax(sentence_scores))
     chosen = {best} | {n for n in (best - 1, best + 1)

@@ -36,15 +36,22 @@ class Unit:
 
 @dataclass
 class Signals:
-    """Everything measured for one query: per passage (arrays) and per sentence (dicts)."""
+    """Everything measured for one query, per passage and per sentence."""
 
     query: str
-    dense: dict[str, np.ndarray]  # kind -> best cosine per passage (floor where not retrieved)
-    sentence_dense: dict[int, np.ndarray]  # passage -> cosine per sentence
-    lexical: np.ndarray  # BM25 per passage (with its question)
-    sentence_lexical: dict[int, np.ndarray]  # passage -> BM25 per sentence
-    coverage: np.ndarray  # share of the query's term weight (IDF) present in each passage
+    dense: dict[str, np.ndarray]  # unit kind -> best cosine per passage (a floor where not retrieved)
+    lexical: np.ndarray  # BM25 per passage (with its context)
+    best_sentence_lexical: np.ndarray  # per passage, the BM25 of its best-matching sentence
+    coverage: np.ndarray  # per passage, the share of the query's term weight (IDF) it contains
     unknown_share: float  # share of the query's term weight absent from the whole corpus
+    sentence_dense: np.ndarray  # per sentence (all passages' sentences, in order), its cosine
+    sentence_lexical: np.ndarray  # per sentence, its BM25
+    sentence_start: np.ndarray  # per passage, where its sentences begin in the two arrays above
+
+    def sentences_of(self, passage: int) -> tuple[np.ndarray, np.ndarray]:
+        """Cosine and BM25 of each sentence of one passage."""
+        span = slice(self.sentence_start[passage], self.sentence_start[passage + 1])
+        return self.sentence_dense[span], self.sentence_lexical[span]
 
 
 def build_units(passages: list[Passage]) -> list[Unit]:
@@ -85,45 +92,50 @@ class Retrieval:
         self.encoder = encoder
         self.answerable = np.array([p.answerable for p in passages])
         self.lexical = LexicalIndex([lexical_text(p) for p in passages])
-        self.sentence_owner = [(i, n) for i, p in enumerate(passages) if p.answerable for n in range(len(p.sentences))]
-        self.sentence_lexical = LexicalIndex([passages[i].text[slice(*passages[i].sentences[n])]
-                                              for i, n in self.sentence_owner])
-        self.term_sets = [set(terms) for terms in self.lexical.corpus_terms]
         self.idf = self.lexical.idf
+        # Every sentence of every passage, flat; passage i owns sentence_start[i]:sentence_start[i + 1].
+        counts = [len(p.sentences) for p in passages]
+        self.sentence_start = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        self.sentence_owner = np.repeat(np.arange(len(passages)), counts)
+        self.sentence_lexical = LexicalIndex([p.text[start:end] for p in passages for start, end in p.sentences])
+        self.unit_passage = np.array([u.passage for u in units], dtype=np.int64)
+        self.unit_kind = np.array([UNIT_KINDS.index(u.kind) for u in units], dtype=np.int64)
+        self.unit_sentence = np.array([self.sentence_start[u.passage] + u.sentence if u.kind == "sentence" else -1
+                                       for u in units], dtype=np.int64)
 
-    def signals(self, query: str, dense_query: str | None = None) -> Signals:
-        """Measure `query` against every passage; `dense_query` lets embedding see a different wording."""
-        dense, sentence_dense = self._dense(dense_query or query)
-        terms = self.lexical.terms(query)
-        weights = {term: self.idf.get(term, self.lexical.unknown_idf) for term in set(terms)}
+    def signals(self, query: str) -> Signals:
+        """Measure `query` against every passage and sentence."""
+        dense, sentence_dense = self._dense(query)
+        weights = {term: self.idf.get(term, self.lexical.unknown_idf) for term in set(self.lexical.terms(query))}
         total = sum(weights.values())
-        coverage = np.array([sum(w for t, w in weights.items() if t in passage_terms) / total if total else 0.0
-                             for passage_terms in self.term_sets], dtype=np.float32)
-        unknown = sum(w for t, w in weights.items() if t not in self.idf) / total if total else 0.0
-        sentence_lexical: dict[int, np.ndarray] = {}
-        for (passage, number), score in zip(self.sentence_owner, self.sentence_lexical.scores(query)):
-            sentence_lexical.setdefault(passage, np.zeros(len(self.passages[passage].sentences), np.float32))[number] = score
-        return Signals(query=query, dense=dense, sentence_dense=sentence_dense, lexical=self.lexical.scores(query),
-                       sentence_lexical=sentence_lexical, coverage=coverage, unknown_share=float(unknown))
+        known = [term for term in weights if term in self.idf]
+        coverage = self.lexical.presence(known) @ np.array([weights[t] for t in known], dtype=np.float32)
+        sentence_lexical = self.sentence_lexical.scores(query)
+        best_sentence = np.zeros(len(self.passages), dtype=np.float32)
+        np.maximum.at(best_sentence, self.sentence_owner, sentence_lexical)
+        return Signals(query=query, dense=dense, lexical=self.lexical.scores(query),
+                       best_sentence_lexical=best_sentence,
+                       coverage=(coverage / total if total else coverage).astype(np.float32),
+                       unknown_share=sum(weights[t] for t in weights if t not in self.idf) / total if total else 0.0,
+                       sentence_dense=sentence_dense, sentence_lexical=sentence_lexical,
+                       sentence_start=self.sentence_start)
 
-    def _dense(self, query: str) -> tuple[dict[str, np.ndarray], dict[int, np.ndarray]]:
+    def _dense(self, query: str) -> tuple[dict[str, np.ndarray], np.ndarray]:
         vector = self.encoder.encode_query(query)
         count = self.vectors.manifest.count
         cosines, rows = self.vectors.search(vector, count if count <= SEARCH_ALL_BELOW else DENSE_DEPTH)
         valid = rows[0] >= 0
         cosines, rows = cosines[0][valid], rows[0][valid]
         floor = float(cosines.min()) if cosines.size else 0.0
-        best = {kind: np.full(len(self.passages), floor, dtype=np.float32) for kind in UNIT_KINDS}
-        sentences: dict[int, np.ndarray] = {}
-        for cosine, row in zip(cosines, rows):
-            unit = self.units[row]
-            per_kind = best[unit.kind]
-            per_kind[unit.passage] = max(per_kind[unit.passage], cosine)
-            if unit.kind == "sentence":
-                count = len(self.passages[unit.passage].sentences)
-                sentences.setdefault(unit.passage, np.full(count, floor, dtype=np.float32))[unit.sentence] = cosine
-        # A passage without a question or of one sentence has no such unit: its whole stands in.
+        best = {}
+        for number, kind in enumerate(UNIT_KINDS):
+            of_kind = self.unit_kind[rows] == number
+            best[kind] = np.full(len(self.passages), floor, dtype=np.float32)
+            np.maximum.at(best[kind], self.unit_passage[rows[of_kind]], cosines[of_kind])
+        # A passage without context or of one sentence has no such unit: its whole stands in.
         for kind in ("passage+context", "sentence", "window"):
             best[kind] = np.maximum(best[kind], best["passage"])
+        sentences = np.full(len(self.sentence_owner), floor, dtype=np.float32)
+        is_sentence = self.unit_sentence[rows] >= 0
+        sentences[self.unit_sentence[rows[is_sentence]]] = cosines[is_sentence]
         return best, sentences
-
