@@ -71,10 +71,13 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         return 0
     except Exception as error:  # the last guard: one line, never a traceback
+        from embeddings import IndexStoreError
+        from embeddings.encoder import ModelNotFound
+
         from .corpus import CorpusError
         from .engine import QuestionError
 
-        known = (CorpusError, QuestionError, OSError)
+        known = (CorpusError, QuestionError, IndexStoreError, ModelNotFound, OSError)
         kind = "" if isinstance(error, known) else f"{type(error).__name__}: "
         print(f"rag: error: {kind}{' '.join(str(error).split())}", file=sys.stderr)
         return EXIT_FAILURE
