@@ -188,6 +188,8 @@ class IndexStore:
     @contextmanager
     def _lock(self):
         """One builder at a time per folder; others wait, then find the index built."""
+        if self.directory.exists() and not self.directory.is_dir():
+            raise IndexStoreError(f"the index folder {self.directory} is a file: set RAG_INDEX_DIR to a folder")
         self.directory.mkdir(parents=True, exist_ok=True)
         with open(self.directory / ".lock", "w") as lock_file:
             fcntl.flock(lock_file, fcntl.LOCK_EX)

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from embeddings import Encoder, IndexStore
+from embeddings import Encoder, IndexStore, IndexStoreError
 from embeddings.encoder import ModelNotFound, resolve_model
 
 TEXTS = ["Stalin supported Litvinov.", "Poland signed a pact with Germany in 1934.", "A poster by Koretsky."]
@@ -102,3 +102,9 @@ def test_a_killed_builds_temporary_files_are_cleared_by_the_next_build(tmp_path,
     (tmp_path / ".index.faiss.k1ll3d.tmp").write_bytes(b"half an index")
     build(IndexStore(tmp_path, notice=lambda m: None), encoder)
     assert sorted(p.name for p in tmp_path.iterdir()) == [".lock", "index.faiss", "manifest.json"]
+
+
+def test_an_index_folder_that_is_a_file_is_a_clear_error(tmp_path, encoder):
+    (tmp_path / "index").write_text("not a folder")
+    with pytest.raises(IndexStoreError, match="the index folder .* is a file: set RAG_INDEX_DIR to a folder"):
+        build(IndexStore(tmp_path / "index"), encoder)
