@@ -124,7 +124,7 @@ class IndexStore:
                       rebuild: bool = False) -> VectorIndex:
         """The index for exactly these texts, built (and saved) first when needed."""
         if not texts:
-            raise IndexStoreError("nothing to index: the corpus has no passages")
+            raise IndexStoreError("nothing to index: no passage in the corpus can be an answer")
         wanted = dict(model=encoder.name, dim=encoder.dim, corpus_hash=corpus_hash, texts=texts)
         problem = "rebuild requested" if rebuild else self.problem(**wanted)
         if problem is None:

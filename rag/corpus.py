@@ -74,9 +74,8 @@ def read_corpus(corpus_dir: Path) -> Corpus:
         except (ValueError, OSError) as error:
             corpus.skipped.append(f"skipped {path.name}: {error}")
             continue
-        if not any(p.answerable for p in document.passages):
-            what = "no text in it" if not document.passages else "nothing in it but a title, byline or questions"
-            corpus.skipped.append(f"skipped {path.name}: {what}")
+        if not document.passages:
+            corpus.skipped.append(f"skipped {path.name}: no text in it")
             continue
         corpus.documents.append(document)
         digest.update(path.name.encode() + b"\0" + raw.encode() + b"\0" + json.dumps(meta, sort_keys=True).encode())

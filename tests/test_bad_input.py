@@ -121,3 +121,11 @@ def test_jsonl_answers_good_lines_in_order_around_every_kind_of_bad_one(run_rag)
             assert result["error"].startswith(expected), (number, result)
     assert [o.get("id") for o in out[3:17]] == list(range(4, 18))  # a bad line still echoes its id
     assert out[22]["id"] == "\udc80" and len(out[25]["answers"]) == 1
+
+
+def test_a_corpus_with_nothing_to_answer_from_is_refused_not_indexed_empty(run_rag, tmp_path):
+    (tmp_path / "title.md").write_text("# Only a Title\n\n**Host (H):** Any questions?\n", encoding="utf-8")
+    done = run_rag("index", env={"RAG_CORPUS_DIR": str(tmp_path), "RAG_INDEX_DIR": str(tmp_path / "index")})
+    assert done.returncode == 1
+    assert done.stderr.decode() == "rag: error: nothing to index: no passage in the corpus can be an answer\n"
+    assert not (tmp_path / "index").exists()

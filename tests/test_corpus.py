@@ -158,7 +158,6 @@ def test_more_unusable_files_are_skipped_each_with_its_reason(tmp_path):
     (tmp_path / "utf16.txt").write_text("Plain words.", encoding="utf-16")
     (tmp_path / "blank.txt").write_text(" \n\n\t\n", encoding="utf-8")
     (tmp_path / "markup.md").write_text("**\n\n---\n\n\\*\\*", encoding="utf-8")
-    (tmp_path / "title.md").write_text("# Only a Title\n", encoding="utf-8")
     (tmp_path / "badmeta.txt").write_text("Words here.", encoding="utf-8")
     (tmp_path / "badmeta.meta.json").write_text("{not json", encoding="utf-8")
     (tmp_path / "listmeta.txt").write_text("Words here.", encoding="utf-8")
@@ -175,7 +174,6 @@ def test_more_unusable_files_are_skipped_each_with_its_reason(tmp_path):
         "skipped listmeta.txt: listmeta.meta.json must hold a JSON object",
         "skipped markup.md: no text in it",
         'skipped speakers.txt: speakers.meta.json: "speakers" must map initials to names, like {"TP": "The Postil"}',
-        "skipped title.md: nothing in it but a title, byline or questions",
         "skipped utf16.txt: UTF-16 text: save it as UTF-8",
     ]
 
