@@ -14,12 +14,12 @@ from embeddings import Encoder, IndexStore
 from . import config
 from .corpus import Corpus, read_corpus
 from .followup import standalone_query
+from . import ranking
+from .ranking import RETRIEVERS
 from .records import Answer, Passage, Result
-from .retrieval import RETRIEVERS, Retrieval, Scored, build_units
+from .retrieval import Retrieval, build_units
 
-ABSTAIN_BELOW = 0.45  # full retriever's fused score under which the corpus is taken not to answer
-HIGHLIGHT_MARGIN = 0.04  # a second sentence is highlighted when it scores this close to the best
-
+NOT_ANSWERED = "The interview does not answer this question."
 
 class QuestionError(ValueError):
     """The question or its options are unusable; the message says how to fix it."""
@@ -54,33 +54,23 @@ class Engine:
         self.by_id = {p.id: p for p in self.passages}
 
     def ask(self, question: str, history: Sequence[str] = (), k: int = 3, retriever: str = "full") -> Result:
-        """The passages that answer `question`, verbatim and cited, or an abstention."""
+        """The passages that answer `question`, verbatim and cited, or an abstention with the closest ones."""
         question, history = validate(question, history, k)
+        if retriever not in RETRIEVERS:
+            raise QuestionError(f"unknown retriever {retriever!r}: choose from {', '.join(RETRIEVERS)}")
         query = standalone_query(question, history)
-        ranked = self.retrieval.rank(query, retriever=retriever, depth=max(k, 10))
-        answers = [self._answer(scored) for scored in ranked[:k]]
-        top = ranked[0].score if ranked else 0.0
-        abstained = retriever == "full" and top < ABSTAIN_BELOW
-        reason = "The interview does not answer this question." if abstained else ""
-        return Result(question=question, abstained=abstained, answers=answers, query=query, reason=reason)
-
-    def _answer(self, scored: Scored) -> Answer:
-        passage = self.passages[scored.passage]
-        return Answer(text=passage.text, score=scored.score, highlights=highlights(passage, scored.sentence_scores),
-                      citation=passage.citation, passage_id=passage.id)
-
-
-def highlights(passage: Passage, sentence_scores: np.ndarray) -> list[tuple[int, int]]:
-    """The sentence(s) that answer best: the top one, and a neighbour that scores nearly as well."""
-    spans = list(passage.sentences) or [(0, len(passage.text))]
-    if len(spans) == 1 or sentence_scores.size != len(spans):
-        return [spans[0]] if len(spans) == 1 else [spans[0]]
-    best = int(np.argmax(sentence_scores))
-    chosen = {best}
-    for neighbour in (best - 1, best + 1):
-        if 0 <= neighbour < len(spans) and sentence_scores[neighbour] >= sentence_scores[best] - HIGHLIGHT_MARGIN:
-            chosen.add(neighbour)
-    return [spans[i] for i in sorted(chosen)]
+        signals = self.retrieval.signals(query)
+        scores = ranking.scores(signals, self.retrieval.answerable, retriever)
+        ranked = [int(i) for i in np.argsort(-scores, kind="stable")[: max(k, 2)] if np.isfinite(scores[i])]
+        abstained = False
+        if retriever == "full" and ranked:
+            probability, threshold = ranking.abstain_probability(signals, ranked, scores)
+            abstained = probability >= threshold
+        answers = [Answer(text=self.passages[i].text, score=float(scores[i]),
+                          highlights=ranking.highlight(self.passages[i], i, signals), citation=self.passages[i].citation,
+                          passage_id=self.passages[i].id) for i in ranked[:k]]
+        return Result(question=question, abstained=abstained or not answers, answers=answers, query=query,
+                      reason=NOT_ANSWERED if abstained or not answers else "")
 
 
 def validate(question, history, k) -> tuple[str, list[str]]:
