@@ -101,8 +101,8 @@ class IndexStore:
         except (OSError, ValueError, TypeError):
             return None
 
-    def problem(self, *, model: str, corpus_hash: str, texts: list[str]) -> str | None:
-        """Why the index on disk can't serve these texts, or None when it can."""
+    def problem(self, *, model: str, dim: int, corpus_hash: str, texts: list[str]) -> str | None:
+        """Why the index on disk can't serve these texts with this model, or None when it can."""
         manifest = self.read_manifest()
         if manifest is None:
             return "no index yet" if not self.manifest_path.exists() else "the manifest is unreadable"
@@ -110,6 +110,8 @@ class IndexStore:
             return f"it has format {manifest.format_version}, this code needs {FORMAT_VERSION}"
         if manifest.model != model:
             return f"it was built with model {manifest.model}, the setting is {model}"
+        if manifest.dim != dim:  # same name, other model: its vectors and the queries' can't be compared
+            return f"it holds {manifest.dim}-dimensional vectors, model {model} gives {dim}"
         if manifest.corpus_hash != corpus_hash or manifest.texts_hash != texts_hash(texts):
             return "the corpus changed"
         if not self.index_path.exists():
@@ -122,14 +124,16 @@ class IndexStore:
                       rebuild: bool = False) -> VectorIndex:
         """The index for exactly these texts, built (and saved) first when needed."""
         if not texts:
-            raise IndexStoreError("nothing to index: the corpus has no passages")
-        problem = "rebuild requested" if rebuild else self.problem(model=encoder.name, corpus_hash=corpus_hash, texts=texts)
+            raise IndexStoreError("nothing to index: no passage in the corpus can be an answer")
+        wanted = dict(model=encoder.name, dim=encoder.dim, corpus_hash=corpus_hash, texts=texts)
+        problem = "rebuild requested" if rebuild else self.problem(**wanted)
         if problem is None:
             return self._load()
         with self._lock():
             # Another process may have built it while we waited for the lock.
-            if not rebuild and self.problem(model=encoder.name, corpus_hash=corpus_hash, texts=texts) is None:
+            if not rebuild and self.problem(**wanted) is None:
                 return self._load()
+            self._remove_leftovers()
             self.notice(f"building the index ({problem}): {len(texts)} texts with {encoder.name}")
             return self._build(encoder, corpus_hash, texts, passages)
 
@@ -165,6 +169,11 @@ class IndexStore:
                     f"in {self.directory}")
         return VectorIndex(faiss_index, manifest)
 
+    def _remove_leftovers(self) -> None:
+        """Temporary files of a build that was killed before its rename; only called under the lock."""
+        for leftover in self.directory.glob(".*.tmp"):
+            leftover.unlink(missing_ok=True)
+
     @contextmanager
     def _temporary(self, name: str):
         """A temporary file beside `name`, removed if the write fails before its rename."""
@@ -179,6 +188,8 @@ class IndexStore:
     @contextmanager
     def _lock(self):
         """One builder at a time per folder; others wait, then find the index built."""
+        if self.directory.exists() and not self.directory.is_dir():
+            raise IndexStoreError(f"the index folder {self.directory} is a file: set RAG_INDEX_DIR to a folder")
         self.directory.mkdir(parents=True, exist_ok=True)
         with open(self.directory / ".lock", "w") as lock_file:
             fcntl.flock(lock_file, fcntl.LOCK_EX)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -75,22 +76,40 @@ class Engine:
 def validate(question, history, k) -> tuple[str, list[str]]:
     """The question and history, checked; QuestionError with a plain message otherwise."""
     if not isinstance(question, str):
-        raise QuestionError(f"the question must be text, not {type(question).__name__}")
-    if "\0" in question:
-        raise QuestionError("the question contains a NUL byte")
+        raise QuestionError(f"the question must be text, not {'null' if question is None else type(question).__name__}")
     question = question.strip()
     if not question:
         raise QuestionError("the question is empty: ask something about the interview")
     if len(question) > config.MAX_QUESTION_CHARS:
         raise QuestionError(f"the question is {len(question)} characters long; the limit is {config.MAX_QUESTION_CHARS}")
+    _check_characters(question, "the question")
     if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= config.MAX_K:
         raise QuestionError(f"k must be a whole number from 1 to {config.MAX_K}, not {k!r}")
     if history is None:
         history = []
-    if isinstance(history, str) or not all(isinstance(h, str) for h in history):
+    if not isinstance(history, (list, tuple)) or not all(isinstance(h, str) for h in history):
         raise QuestionError("history must be a list of earlier questions (strings)")
     history = [h[: config.MAX_QUESTION_CHARS] for h in history][-10:]
+    for earlier in history:
+        _check_characters(earlier, "an earlier question (history)")
     return question, history
+
+
+# Characters no typed question holds: C0/C1 controls other than whitespace (tab, line breaks, form
+# feed), and lone surrogates (what an undecodable byte on the command line, or a "\ud800" JSON
+# escape, becomes; the encoder cannot take them).
+CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f]")
+SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def _check_characters(text: str, what: str) -> None:
+    """QuestionError naming the first character that has no place in a question."""
+    if SURROGATE.search(text):
+        raise QuestionError(f"{what} is not valid text: it holds invalid UTF-8 or a lone surrogate")
+    if control := CONTROL.search(text):
+        char = control.group()
+        name = "a NUL byte" if char == "\0" else f"a control character (U+{ord(char):04X})"
+        raise QuestionError(f"{what} contains {name}: send plain text")
 
 
 __all__ = ["Engine", "QuestionError", "RETRIEVERS", "load"]

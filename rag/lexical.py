@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-TOKEN_PATTERN = r"(?u)\b\w+\b"
+TOKEN_PATTERN = r"(?u)\b\w+\b"  # noqa: S105 - a word-token regex, not a password
 
 
 def _stemmer():

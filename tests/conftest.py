@@ -40,8 +40,9 @@ def document(engine):
 def run_rag(index_dir, engine):
     """Run the real `rag` command against the session's index; returns the CompletedProcess."""
 
-    def run(*args: str, stdin: bytes | str | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
-        env = {**os.environ, "RAG_INDEX_DIR": str(index_dir), "RAG_CORPUS_DIR": str(CORPUS)}
+    def run(*args: str | bytes, stdin: bytes | str | None = None, timeout: float = 120,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+        env = {**os.environ, "RAG_INDEX_DIR": str(index_dir), "RAG_CORPUS_DIR": str(CORPUS), **(env or {})}
         data = stdin.encode() if isinstance(stdin, str) else stdin
         return subprocess.run([sys.executable, "-m", "rag.cli", *args], input=data, capture_output=True,
                               env=env, timeout=timeout, cwd=REPO)

@@ -145,7 +145,8 @@ def serve(host: str = "127.0.0.1", port: int = 7860) -> int:
     app.launch(server_name=host, server_port=port, share=False, quiet=True, prevent_thread_lock=True,
                show_error=True, footer_links=["api"], run_history=False, ssr_mode=False, mcp_server=False,
                pwa=False, theme=style.THEME, css=style.CSS)
-    shown = "127.0.0.1" if host in ("0.0.0.0", "") else f"[{host}]" if ":" in host else host
+    # "0.0.0.0" is only compared here, to print a URL a browser can open: no bind (hence the noqa)
+    shown = "127.0.0.1" if host in ("0.0.0.0", "") else f"[{host}]" if ":" in host else host  # noqa: S104
     url = f"http://{shown}:{port}/"
     print(f"ready in {time.monotonic() - started:.1f}s: chat at {url} · API at {url}?view=api", flush=True)
     app.block_thread()
