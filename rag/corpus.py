@@ -203,6 +203,11 @@ def _clean(text: str) -> str:
     return " ".join(strip_markup(text).split())
 
 
+def _opens_bracket(text: str) -> bool:
+    """A "[" left open: joining the next paragraph on could make a link the source never had."""
+    return text.rfind("[") > text.rfind("]")
+
+
 def _join_broken_paragraphs(blocks: list[Block]) -> list[Block]:
     """Mend paragraphs the source broke mid-sentence with blank lines.
 
@@ -217,6 +222,7 @@ def _join_broken_paragraphs(blocks: list[Block]) -> list[Block]:
     for block in blocks:
         if (block.kind == "prose" and joined and joined[-1].kind in {"prose", "turn"} and not block.after_gap
                 and not SENTENCE_CLOSED.search(pieces[-1][-1][-1:])
+                and not _opens_bracket(pieces[-1][-1])
                 and (block.text[:1].islower() or words[-1] >= LONG_PARAGRAPH_WORDS)):
             pieces[-1].append(block.text)
             words[-1] += len(block.text.split())

@@ -14,6 +14,7 @@ BLANK_LINE = r"\n[ \t\u00a0]*\n"  # a paragraph break; the parser splits documen
 # break (so the raw file and a passage strip the same links), and neither part holds a "[": a run
 # of unclosed brackets is then scanned once, not once per bracket.
 LINK = re.compile(r"\[((?:[^\[\]\n]|\n(?![ \t\u00a0]*\n))*)\]\([^)\[\n]*\)")
+MAX_LINK_NESTING = 32  # passes of link-dropping; deeper nesting is an attack, not a document
 WHITESPACE = re.compile(r"\s+")
 # Words that end in a period without ending a sentence.
 ABBREVIATIONS = {"vol", "vols", "no", "nos", "pp", "p", "ed", "eds", "mr", "mrs", "ms", "dr",
@@ -25,9 +26,19 @@ WORD_WINDOW = 40  # characters looked back for the word before an end mark; abbr
 
 
 def strip_markup(text: str) -> str:
-    """Drop markdown markup, keeping the words: links keep their text, `*` and `\\` go."""
-    text = LINK.sub(r"\1", text)
-    return text.replace("\\", "").replace("*", "")
+    """Drop markdown markup, keeping the words: `*` and `\\` go, links keep their text.
+
+    Links are dropped until none is left, since dropping one can reveal another
+    (`[a]([b](c)`): applied twice, this gives what it gave once, so a passage and
+    the file it came from compare alike.
+    """
+    text = text.replace("\\", "").replace("*", "")
+    for _ in range(MAX_LINK_NESTING):
+        stripped = LINK.sub(r"\1", text)
+        if stripped == text:
+            break
+        text = stripped
+    return text
 
 
 def normalise(text: str) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import example, HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rag import QuestionError, Result
@@ -28,6 +28,8 @@ SPEAKERS = st.fixed_dictionaries({}, optional={"speakers": st.dictionaries(st.te
 
 @settings(max_examples=400, deadline=None)
 @given(DOCUMENTS, SPEAKERS)
+@example("[**TP:** ]([**The Postil (TP):** ](#)", {})  # dropping one link revealed another
+@example("words [open\n\nclosing](x) here", {})  # a join must not make a link the source never had
 def test_any_text_parses_into_exact_verbatim_passages(raw, meta):
     doc = parse_document("d", raw, meta)
     source = normalise(raw)
