@@ -60,8 +60,8 @@ def test_off_topic_question_abstains_in_both_endpoints(client):
     assert ("closest, not an answer" in reply) == bool(result["answers"])
 
 
-@pytest.mark.xfail(strict=True, reason="abstention is being tuned by the lead: this hiking question still gets "
-                                       "answered. When this XPASSes, abstention works: delete this mark.")
+@pytest.mark.xfail(strict=True, reason="known limit: a question naming a place the interview mentions (Montreal) "
+                                       "is not refused at the 5% false-refusal threshold; drop this mark when it is")
 def test_hiking_question_abstains(client):
     assert client.predict("Can you recommend a good hiking trail near Montreal?", api_name="/ask")["abstained"]
 
