@@ -67,6 +67,10 @@ def build_parser() -> Parser:
     evaluate.add_argument("--results", metavar="OUT.jsonl",
                           help="write one Result a line per question and retriever, with id and retriever")
     evaluate.add_argument("--report", metavar="DIR", help="write a Markdown report and a hit@k plot into DIR")
+
+    bench = commands.add_parser("bench", help="measure start-up, latency, build throughput and scale")
+    bench.add_argument("--quick", action="store_true", help="a small run (about a minute), as the tests use")
+    bench.add_argument("--out", metavar="DIR", help="where bench.json and bench.png go (default .cache/bench/)")
     return parser
 
 
@@ -247,7 +251,13 @@ def cmd_eval(args, parser) -> int:
     return 0
 
 
-COMMANDS = {"index": cmd_index, "ask": cmd_ask, "serve": cmd_serve, "eval": cmd_eval}
+def cmd_bench(args, parser) -> int:
+    from .bench import main as bench
+
+    return bench(quick=args.quick, out=args.out)
+
+
+COMMANDS = {"index": cmd_index, "ask": cmd_ask, "serve": cmd_serve, "eval": cmd_eval, "bench": cmd_bench}
 
 if __name__ == "__main__":
     sys.exit(main())
