@@ -51,7 +51,7 @@ class Plan:
     serve: bool
 
 
-FULL = Plan("full", repeats=3, rounds=3, build_texts=None, sizes=(1_000, 10_000, 100_000), sentences=None,
+FULL = Plan("full", repeats=3, rounds=2, build_texts=None, sizes=(1_000, 10_000, 100_000), sentences=None,
             queries=40, fidelity_sample=64, serve=True)
 QUICK = Plan("quick", repeats=1, rounds=1, build_texts=32, sizes=(300,), sentences=30, queries=8,
              fidelity_sample=16, serve=False)
@@ -128,7 +128,7 @@ def free_port() -> int:
 def serve_first_answer(env: dict) -> dict:
     """Launch `rag serve`, poll with gradio_client until `/ask` answers, stop it; time and peak memory."""
     if importlib.util.find_spec("ui.app") is None:
-        return {"unavailable": "ui/app.py is not in this checkout"}
+        return {"unavailable": "not available (no ui/app.py)"}
     from gradio_client import Client
 
     port = free_port()

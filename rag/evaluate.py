@@ -99,17 +99,17 @@ def read_items(path: Path) -> tuple[list[Item], list[Skipped]]:
         raw = Path(path).read_bytes()
     except OSError as error:
         raise OSError(f"cannot read {path}: {error.strerror or error}") from None
-    items, problems = [], []
+    items, skipped = [], []
     for number, line in enumerate(raw.splitlines(), start=1):
         if not line.strip():
             continue
         try:
             items.append(parse_item(line.decode("utf-8"), number))
         except UnicodeDecodeError:
-            problems.append(Skipped(number, "not UTF-8 text"))
+            skipped.append(Skipped(number, "not UTF-8 text"))
         except ItemError as error:
-            problems.append(Skipped(number, str(error)))
-    return items, problems
+            skipped.append(Skipped(number, str(error)))
+    return items, skipped
 
 
 class Judge:
