@@ -160,22 +160,25 @@ class Outcome:
 
 def run(engine: Engine, items: list[Item], retrievers: list[str],
         notice: Callable[[str], None] = lambda message: None) -> dict[str, list[Outcome]]:
-    """Every item through every retriever, in input order, on the one engine."""
+    """Every item through every retriever on the one engine, in input order.
+
+    Retrievers take turns question by question, so a slow spell of a shared machine, or
+    the encoder still warming up, falls on all of them alike.
+    """
     judge = Judge(engine.passages)
-    relevant = {item.line: judge.relevant(item) for item in items}
     if items:
         engine.ask(items[0].question, k=DEPTH)  # warm-up: the first call pays one-off start-up costs
-    outcomes: dict[str, list[Outcome]] = {}
-    for retriever in retrievers:
-        started = time.perf_counter()
-        outcomes[retriever] = []
-        for item in items:
+    outcomes: dict[str, list[Outcome]] = {retriever: [] for retriever in retrievers}
+    for item in items:
+        relevant = judge.relevant(item)
+        for retriever in retrievers:
             asked = time.perf_counter()
             result = engine.ask(item.question, history=list(item.history), k=DEPTH, retriever=retriever)
             seconds = time.perf_counter() - asked
-            outcomes[retriever].append(Outcome(item, retriever, result, seconds, relevant[item.line],
+            outcomes[retriever].append(Outcome(item, retriever, result, seconds, relevant,
                                                judge.span_hit(item, result)))
-        notice(f"eval: {retriever}: {len(items)} questions in {time.perf_counter() - started:.1f}s")
+    for retriever, group in outcomes.items():
+        notice(f"eval: {retriever}: {len(group)} questions in {sum(o.seconds for o in group):.1f}s")
     return outcomes
 
 
