@@ -37,7 +37,8 @@ def build(workdir: Path, pieces_path: Path) -> dict:
     texts = [unit.text for unit in build_units(corpus.passages)]
     parse_s = time.perf_counter() - started
     data = np.load(pieces_path)
-    composer = Composer(list(data["pieces"]), data["vectors"], config.model_name(), fallback=Encoder(config.model_name()))
+    name = config.model_name()
+    composer = Composer(list(data["pieces"]), data["vectors"], name, fallback=Encoder(name))
     started = time.perf_counter()
     store = IndexStore(workdir / "index", notice=lambda message: None)
     index = store.load_or_build(encoder=composer, corpus_hash=corpus.content_hash, texts=texts,
@@ -90,7 +91,8 @@ def query(workdir: Path, queries_path: Path) -> dict:
             timings.append(time.perf_counter() - searched)
         found[name] = rows
         figures[f"{name}_search_ms"] = percentiles(timings)
-    figures["recall@10"] = float(np.mean([len(set(a) & set(e)) / SEARCH_K for a, e in zip(found["approx"], found["exact"])]))
+    overlaps = [len(set(a) & set(e)) / SEARCH_K for a, e in zip(found["approx"], found["exact"])]
+    figures["recall@10"] = float(np.mean(overlaps))
     figures["ivf_lists"] = int(approximate.nlist)
     return figures
 
