@@ -55,6 +55,22 @@ def build_parser() -> Parser:
     serve = commands.add_parser("serve", help="serve the chat page and its API")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1, loopback only)")
     serve.add_argument("--port", type=int, default=7860, help="port (default 7860)")
+
+    evaluate = commands.add_parser("eval", help="score retrievers on a question set, side by side")
+    evaluate.add_argument("file", metavar="FILE.jsonl",
+                          help='one {"id", "question", "expected": [...], "kind", "history"} object a line')
+    evaluate.add_argument("--retriever", nargs="+", default=["full"], metavar="NAME",
+                          help="bm25, dense, hybrid, full; several run side by side (default full)")
+    evaluate.add_argument("--k", nargs="+", type=int, default=[1, 3, 5], metavar="K",
+                          help="the hit@k cut-offs to show, 1..10 (default 1 3 5)")
+    evaluate.add_argument("--json", action="store_true", help="print the figures as JSON, keyed by retriever")
+    evaluate.add_argument("--results", metavar="OUT.jsonl",
+                          help="write one Result a line per question and retriever, with id and retriever")
+    evaluate.add_argument("--report", metavar="DIR", help="write a Markdown report and a hit@k plot into DIR")
+
+    bench = commands.add_parser("bench", help="measure start-up, latency, build throughput and scale")
+    bench.add_argument("--quick", action="store_true", help="a small run (about a minute), as the tests use")
+    bench.add_argument("--out", metavar="DIR", help="where bench.json and bench.png go (default .cache/bench/)")
     return parser
 
 
@@ -219,7 +235,55 @@ def cmd_serve(args, parser) -> int:
     return serve(host=args.host, port=args.port)
 
 
-COMMANDS = {"index": cmd_index, "ask": cmd_ask, "serve": cmd_serve}
+def cmd_eval(args, parser) -> int:
+    from .evaluate import DEPTH, figures_by_retriever, read_items, run, unjudgeable
+    from .retrieval import RETRIEVERS
+
+    unknown = [name for name in args.retriever if name not in RETRIEVERS]
+    if unknown:
+        parser.error(f"unknown retriever {unknown[0]!r}: choose from {', '.join(RETRIEVERS)}")
+    if not all(1 <= k <= DEPTH for k in args.k):
+        parser.error(f"--k cut-offs must be from 1 to {DEPTH}")
+    items, skipped = read_items(args.file)
+    for line in skipped:
+        print(f"rag eval: skipped {line}", file=sys.stderr)
+    if not items:
+        print(f"rag: error: no usable question in {args.file}", file=sys.stderr)
+        return EXIT_FAILURE
+    from pathlib import Path
+
+    from . import eval_report
+    from .engine import load
+
+    if args.results:  # fail now, not after the whole run
+        Path(args.results).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.results).open("a").close()
+    retrievers = list(dict.fromkeys(args.retriever))
+    cutoffs = sorted(set(args.k))
+    outcomes = run(load(), items, retrievers, notice=lambda message: print(message, file=sys.stderr))
+    notes = [str(line) + " (skipped)" for line in skipped] + unjudgeable(outcomes[retrievers[0]])
+    for note in notes[len(skipped):]:
+        print(f"rag eval: {note}", file=sys.stderr)
+    report = figures_by_retriever(outcomes, cutoffs)
+    if args.results:
+        eval_report.write_results(args.results, outcomes, skipped)
+    if args.report:
+        path = eval_report.write_report(args.report, args.file, report, outcomes, cutoffs, notes)
+        print(f"rag eval: report written to {path}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False))
+    else:
+        print(eval_report.format_table(args.file, report, cutoffs))
+    return 0
+
+
+def cmd_bench(args, parser) -> int:
+    from .bench import main as bench
+
+    return bench(quick=args.quick, out=args.out)
+
+
+COMMANDS = {"index": cmd_index, "ask": cmd_ask, "serve": cmd_serve, "eval": cmd_eval, "bench": cmd_bench}
 
 if __name__ == "__main__":
     sys.exit(main())
