@@ -237,7 +237,7 @@ def cmd_serve(args, parser) -> int:
 
 def cmd_eval(args, parser) -> int:
     from .evaluate import DEPTH, figures_by_retriever, read_items, run, unjudgeable
-    from .retrieval import RETRIEVERS
+    from .ranking import RETRIEVERS
 
     unknown = [name for name in args.retriever if name not in RETRIEVERS]
     if unknown:
