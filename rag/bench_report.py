@@ -74,6 +74,8 @@ def plot(figures: dict, path: Path) -> None:
     from matplotlib.figure import Figure  # Agg canvas: no display needed
 
     rows = [row for row in figures["scale"]["sizes"] if "error" not in row]
+    if not rows:  # every size failed: the table already says why, and there is nothing to draw
+        return
     sizes = [row["size"] for row in rows]
     figure = Figure(figsize=(11, 4.5), layout="constrained")
     latency, build = figure.subplots(1, 2)

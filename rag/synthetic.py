@@ -107,6 +107,11 @@ class Composer:
         self.unknown_words = 0
         self.seconds = 0.0
 
+    @property
+    def dim(self) -> int:
+        """The pieces' dimension: the index store checks it against the manifest."""
+        return int(self.matrix.shape[1])
+
     def decompose(self, words: list[str]) -> list[tuple[int | str, int]]:
         """(piece row or unknown word, weight in words), left to right."""
         parts, i = [], 0
