@@ -15,7 +15,10 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -48,6 +51,33 @@ def first_answer(url: str, process: subprocess.Popen, started: float) -> tuple[f
     return listening, time.monotonic() - started
 
 
+@dataclass
+class Served:
+    """A running `rag serve`: its address, its process, and how long it took to get going."""
+
+    url: str
+    process: subprocess.Popen
+    listening: float  # seconds from start until it answers HTTP
+    answered: float  # seconds from start until its first /ask answer
+
+
+@contextmanager
+def rag_serve() -> Iterator[Served]:
+    """`rag serve` on a free loopback port over the built index (built first, untimed); stopped on exit."""
+    rag = [sys.executable, "-m", "rag.cli"]
+    subprocess.run([*rag, "index"], cwd=REPO, check=True, stdout=subprocess.DEVNULL)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/"
+    started = time.monotonic()
+    process = subprocess.Popen([*rag, "serve", "--port", str(port)], cwd=REPO, env=os.environ.copy(),
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        yield Served(url, process, *first_answer(url, process, started))
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+
+
 def crowd(url: str, clients: int) -> tuple[float, list[float]]:
     """`clients` separate clients asking at once: wall time and each one's latency."""
     from gradio_client import Client
@@ -70,23 +100,13 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    rag = [sys.executable, "-m", "rag.cli"]
-    subprocess.run([*rag, "index"], cwd=REPO, check=True, stdout=subprocess.DEVNULL)
-    port = free_port()
-    url = f"http://127.0.0.1:{port}/"
-    started = time.monotonic()
-    process = subprocess.Popen([*rag, "serve", "--port", str(port)], cwd=REPO, env=os.environ.copy(),
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        listening, answered = first_answer(url, process, started)
-        print(f"rag serve on a built index: listening after {listening:.1f}s, first /ask answer after {answered:.1f}s")
+    with rag_serve() as served:
+        print(f"rag serve on a built index: listening after {served.listening:.1f}s, "
+              f"first /ask answer after {served.answered:.1f}s")
         for round_number in range(1, args.rounds + 1):
-            wall, latencies = crowd(url, args.clients)
+            wall, latencies = crowd(served.url, args.clients)
             print(f"round {round_number}: {args.clients} clients at once, all answered in {wall:.2f}s; "
                   f"latency median {statistics.median(latencies):.2f}s, max {max(latencies):.2f}s")
-    finally:
-        process.terminate()
-        process.wait(timeout=15)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -43,7 +43,7 @@ class Item:
         return bool(self.expected)
 
 
-def load_items(engine, paths: list[Path]) -> list[Item]:
+def load_items(engine, paths: list[Path], use_history: bool = True) -> list[Item]:
     items = []
     mask = engine.retrieval.answerable
     for path in paths:
@@ -51,7 +51,7 @@ def load_items(engine, paths: list[Path]) -> list[Item]:
             if not line.strip():
                 continue
             record = json.loads(line)
-            query = standalone_query(record["question"], record.get("history") or [])
+            query = standalone_query(record["question"], (record.get("history") or []) if use_history else [])
             signals = engine.retrieval.signals(query)
             expected = [normalise(e) for e in record["expected"]]
             relevant = np.array([any(e in normalise(p.text) for e in expected) for p in engine.passages]) & mask
@@ -138,12 +138,45 @@ def held_out(items: list[Item], engine, folds: int, seed: int):
     return lambda item: fitted[fold_of[item.id]]
 
 
+# Signal groups whose worth the ablation measures: each is zeroed, the models refitted, the rest kept.
+ABLATIONS = {
+    "dense, whole passage": ("dense_passage",),
+    "dense, passage with context": ("dense_passage+context",),
+    "dense, sentences and windows": ("dense_sentence", "dense_window"),
+    "BM25, passages and sentences": ("lexical_z", "lexical_scaled", "sentence_lexical"),
+    "term coverage": ("coverage",),
+}
+
+
+def without(items: list[Item], names: tuple[str, ...]) -> list[Item]:
+    """The items with these passage features zeroed: a model fitted on them cannot use them."""
+    columns = [PASSAGE_FEATURES.index(name) for name in names]
+    stripped = []
+    for item in items:
+        features = item.features.copy()
+        features[:, columns] = 0.0
+        stripped.append(replace(item, features=features))
+    return stripped
+
+
+def ablation(engine, paths: list[Path], items: list[Item], folds: int, seeds: int) -> None:
+    """Held-out figures of the full model, then of the model refitted without each piece."""
+    variants = [("full", items), *((f"without {name}", without(items, names)) for name, names in ABLATIONS.items()),
+                ("without follow-up context", load_items(engine, paths, use_history=False))]
+    keys = ("hit@1", "hit@3", "hit@5", "span@1", "abstain_unanswerable", "abstain_answerable")
+    print(f"\nablation, held-out ({folds}-fold, {seeds} splits){'':4}" + "".join(f"{k:>12}" for k in keys))
+    for name, variant in variants:
+        cv = [measure(variant, engine, held_out(variant, engine, folds, seed)) for seed in range(seeds)]
+        print(f"  {name:42}" + "".join(f"{np.mean([c[k] for c in cv]):12.3f}" for k in keys))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m rag.calibrate", description=__doc__.splitlines()[0])
     parser.add_argument("files", nargs="+", type=Path)
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--seeds", type=int, default=3, help="repeat the fold split this many times")
     parser.add_argument("--write", action="store_true", help=f"save the fit to {ranking.MODEL_FILE}")
+    parser.add_argument("--ablation", action="store_true", help="also refit without each signal group")
     args = parser.parse_args(argv)
 
     import rag
@@ -161,6 +194,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\n{name:24}{'in-sample':>10}{'held-out':>10}")
         for key in in_sample:
             print(f"  {key:22}{in_sample[key]:10.3f}{np.mean([c[key] for c in cv]):10.3f}")
+    if args.ablation:
+        ablation(engine, args.files, items, args.folds, args.seeds)
     print("ranker:", dict(zip(models.ranker.features, np.round(models.ranker.weights, 3))))
     print("abstainer:", dict(zip(models.abstainer.features, np.round(models.abstainer.weights, 3))),
           f"threshold {models.abstainer.threshold:.3f}; highlight lexical weight {models.highlight_lexical_weight}")

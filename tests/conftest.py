@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import socket
+import struct
 import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -56,12 +60,28 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def server(index_dir, engine, tmp_path_factory) -> str:
-    """The real `rag serve` on a free port over the session's index; its base URL, ready to answer."""
-    port = free_port()
-    log_path = tmp_path_factory.mktemp("server") / "serve.log"
-    env = {**os.environ, "RAG_INDEX_DIR": str(index_dir), "RAG_CORPUS_DIR": str(CORPUS)}
+def listening_addresses(port: int) -> set[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+    """The addresses a TCP socket listens on at `port`, from the kernel's tables (hex words in host byte order)."""
+    found = set()
+    for table, words in (("/proc/net/tcp", "<I"), ("/proc/net/tcp6", "<IIII")):
+        for line in Path(table).read_text().splitlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            address, hex_port = local.split(":")
+            if state == "0A" and int(hex_port, 16) == port:  # 0A: LISTEN
+                host_order = struct.unpack(words, bytes.fromhex(address))
+                found.add(ipaddress.ip_address(b"".join(struct.pack(">I", word) for word in host_order)))
+    return found
+
+
+@contextmanager
+def served(index_dir: Path, log_path: Path, port: int | None = None,
+           **env: str) -> Iterator[tuple[str, subprocess.Popen]]:
+    """A real `rag serve` over `index_dir`, ready to answer; its URL and process, stopped on exit.
+
+    It listens on `port` (default: a free one); `env` adds environment variables; its output goes to `log_path`.
+    """
+    port = port or free_port()
+    env = {**os.environ, "RAG_INDEX_DIR": str(index_dir), "RAG_CORPUS_DIR": str(CORPUS), **env}
     with log_path.open("wb") as log:
         process = subprocess.Popen([sys.executable, "-m", "rag.cli", "serve", "--port", str(port)], cwd=REPO,
                                    env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -78,7 +98,7 @@ def server(index_dir, engine, tmp_path_factory) -> str:
                 if time.monotonic() > deadline:
                     pytest.fail(f"rag serve not ready after {SERVER_START_SECONDS}s:\n{log_path.read_text()}")
                 time.sleep(0.5)
-        yield url
+        yield url, process
     finally:
         process.terminate()
         try:
@@ -86,6 +106,13 @@ def server(index_dir, engine, tmp_path_factory) -> str:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@pytest.fixture(scope="session")
+def server(index_dir, engine, tmp_path_factory) -> Iterator[str]:
+    """The real `rag serve` on a free port over the session's index; its base URL, ready to answer."""
+    with served(index_dir, tmp_path_factory.mktemp("server") / "serve.log") as (url, _):
+        yield url
 
 
 @pytest.fixture(scope="session")

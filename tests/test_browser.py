@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from gradio_client import Client
 from playwright.sync_api import expect
 
-from tests.conftest import ARTIFACTS
+from tests.conftest import ARTIFACTS, free_port, listening_addresses, served
 from ui import render
 
 pytestmark = pytest.mark.browser
@@ -132,3 +133,42 @@ def test_phone_width_stacks_without_sideways_scrolling(open_page, engine):
     page.wait_for_function("el => el.classList.contains('marked')", arg=target.element_handle())
     expect(target).to_be_in_viewport(ratio=0.5)
     page.screenshot(path=str(ARTIFACTS / "chat-phone.png"))
+
+
+def test_a_crash_and_restart_lose_nothing_the_page_or_api_needs(browser, engine, index_dir, tmp_path):
+    """Kill the server mid-conversation and start it again on its port: the index is reused as it was, and
+    the open page's follow-up is answered in context with the whole conversation still shown.
+
+    The restart runs with Gradio's own overrides set (a share link, binding every address): neither applies.
+    """
+    def index_files() -> dict[str, tuple[int, bytes]]:
+        return {path.name: (path.stat().st_mtime_ns, path.read_bytes())
+                for path in index_dir.iterdir() if not path.name.startswith(".")}
+
+    before, port, log = index_files(), free_port(), tmp_path / "restarted.log"
+    page = browser.new_page()
+    try:
+        page.set_default_timeout(ANSWER_SECONDS)
+        with served(index_dir, tmp_path / "first.log", port) as (url, first):
+            page.goto(url, wait_until="domcontentloaded")
+            ask(page, "Who was Litvinov?", 1)
+            first.kill()
+            first.wait()
+        with served(index_dir, log, port, GRADIO_SHARE="True", GRADIO_SERVER_NAME="0.0.0.0") as (url, _):
+            ask(page, "why?", 2)
+            turns = page.locator("#conversation .turn")
+            shown = [turns.nth(i).locator(".asked-by-user").inner_text() for i in range(turns.count())]
+            best = [turns.nth(i).locator("figure.best").get_attribute("data-passage") for i in range(turns.count())]
+            api = Client(url, verbose=False).predict("why?", history=["Who was Litvinov?"], api_name="/ask")
+            addresses = listening_addresses(port)
+    finally:
+        page.close()
+    assert shown == ["Who was Litvinov?", "why?"]
+    follow_up = engine.ask("why?", history=["Who was Litvinov?"])
+    assert best == [engine.ask("Who was Litvinov?").answers[0].passage_id, follow_up.answers[0].passage_id]
+    assert api == follow_up.to_dict()
+    printed = log.read_text()
+    assert printed.startswith("loading the index and model…\n") and "ready in" in printed
+    assert "build" not in printed.lower() and "share" not in printed.lower() and ".live" not in printed
+    assert index_files() == before
+    assert addresses and all(address.is_loopback for address in addresses)

@@ -15,11 +15,12 @@ from functools import partial
 from html import escape
 
 import gradio as gr
+from starlette.middleware import Middleware
 
 from rag import Engine, QuestionError, Result, load
 from rag.config import MAX_QUESTION_CHARS
 
-from . import render, style
+from . import limits, render, style
 from .render import Turn
 
 TITLE = "Ask the Carley interview"
@@ -37,6 +38,9 @@ EXAMPLES = (
 ENGINE_CONCURRENCY = 2
 QUEUE_MAX_SIZE = 64
 ENGINE_GROUP = "engine"
+# After a restart the page still holds its questions but the server has lost the rendered
+# replies; it answers the last this many again to show them (the engine is deterministic).
+MAX_REBUILT_TURNS = 20
 
 
 def ask_or_explain(engine: Engine, question, history, k: int = 3) -> Result:
@@ -52,6 +56,12 @@ def chat_reply(engine: Engine, message, history) -> str:
     return render.reply(ask_or_explain(engine, message, history), render.source_names(engine.corpus.documents))
 
 
+def rebuilt(engine: Engine, asked: list[str]) -> list[Turn]:
+    """The conversation's last turns, answered again from its questions, each with the questions before it."""
+    first = max(0, len(asked) - MAX_REBUILT_TURNS)
+    return [Turn(q, chat_reply(engine, q, asked[:i])) for i, q in enumerate(asked) if i >= first]
+
+
 def _history(history) -> list:
     """API input arrives as JSON: anything but a list (or nothing) is refused before the engine sees it."""
     if history is None:
@@ -64,6 +74,9 @@ def _history(history) -> list:
 def build(engine: Engine) -> gr.Blocks:
     """The page: conversation and question box on the left, the interview itself on the right."""
     with gr.Blocks(title=TITLE, analytics_enabled=False) as app:
+        # The conversation lives in the page: its questions, sent with each new one, are all a
+        # follow-up needs, so a server restart loses nothing. `turns` caches their rendered replies.
+        asked = gr.JSON([], visible=False)
         turns = gr.State([])
         with gr.Row(equal_height=False):
             with gr.Column(scale=3, min_width=320):
@@ -79,22 +92,24 @@ def build(engine: Engine) -> gr.Blocks:
             with gr.Column(scale=2, min_width=300, elem_id="source-panel"):
                 gr.HTML(render.source(engine.corpus.documents), elem_id="source")
 
-        def on_ask(message: str, past: list[Turn]):
+        def on_ask(message: str, earlier: list[str], past: list[Turn]):
             if not message or not message.strip():
-                return gr.skip(), gr.skip(), gr.skip(), gr.skip()
-            html = chat_reply(engine, message, [t.question for t in past])
+                return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            html = chat_reply(engine, message, earlier)
+            if earlier and not past:  # the server restarted since the page's last question
+                past = rebuilt(engine, earlier)
             now = [*past, Turn(message.strip(), html)]
-            return render.conversation(now), now, "", gr.Row(visible=False)
+            return render.conversation(now), [*earlier, message.strip()], now, "", gr.Row(visible=False)
 
         def on_new():
-            return render.conversation([]), [], "", gr.Row(visible=True)
+            return render.conversation([]), [], [], "", gr.Row(visible=True)
 
-        outputs = [conversation, turns, question, examples]
+        outputs = [conversation, asked, turns, question, examples]
         engine_event = dict(outputs=outputs, api_visibility="private", concurrency_id=ENGINE_GROUP,
                             show_progress="minimal")
-        question.submit(on_ask, inputs=[question, turns], **engine_event)
+        question.submit(on_ask, inputs=[question, asked, turns], **engine_event)
         for button, text in zip(buttons, EXAMPLES):
-            button.click(partial(on_ask, text), inputs=[turns], **engine_event)
+            button.click(partial(on_ask, text), inputs=[asked, turns], **engine_event)
         new.click(on_new, outputs=outputs, api_visibility="private", queue=False)
 
         def ask(question: str, k: int = 3, history: list[str] = []) -> dict:  # noqa: B006 - never mutated
@@ -144,7 +159,8 @@ def serve(host: str = "127.0.0.1", port: int = 7860) -> int:
     app = build(engine)
     app.launch(server_name=host, server_port=port, share=False, quiet=True, prevent_thread_lock=True,
                show_error=True, footer_links=["api"], run_history=False, ssr_mode=False, mcp_server=False,
-               pwa=False, theme=style.THEME, css=style.CSS)
+               pwa=False, theme=style.THEME, css=style.CSS, blocked_paths=limits.blocked_paths(),
+               app_kwargs={"middleware": [Middleware(limits.RequestLimits)]})
     # "0.0.0.0" is only compared here, to print a URL a browser can open: no bind (hence the noqa)
     shown = "127.0.0.1" if host in ("0.0.0.0", "") else f"[{host}]" if ":" in host else host  # noqa: S104
     url = f"http://{shown}:{port}/"
