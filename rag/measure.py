@@ -56,7 +56,7 @@ class Launched:
     def __init__(self, command: Sequence[str], env: dict | None = None, stdout=None, stderr=None):
         handle, self.report = tempfile.mkstemp(prefix="rag-bench-", suffix=".txt")
         os.close(handle)
-        self.process = subprocess.Popen([sys.executable, "-I", "-S", "-c", LAUNCHER, self.report, *command],
+        self.process = subprocess.Popen([sys.executable, "-I", "-S", "-c", LAUNCHER, self.report, *command],  # noqa: S603 - argv list, no shell; the bench's own commands
                                         env=env, stdout=stdout, stderr=stderr, stdin=subprocess.DEVNULL,
                                         start_new_session=True)
 
