@@ -1,10 +1,13 @@
 """The FAISS index on disk, with a manifest that says what it was built from.
 
-An index is used only when its manifest matches what is asked for (format, model,
-dimension, the exact texts) and its file's checksum matches the manifest; anything
-else (missing, truncated, corrupt, stale, another model) is rebuilt with a one-line
-notice. Files are written to a temporary name and renamed, and builds hold a lock,
-so a killed or concurrent build never leaves a half-written index in use.
+Beside the index lies the ONNX export of the model's transformer, which encodes
+questions without torch (onnx_encoder.py); the manifest covers both files. An index
+is used only when its manifest matches what is asked for (format, model, dimension,
+the exact texts) and each file's checksum matches the manifest; anything else
+(missing, truncated, corrupt, stale, another model) is rebuilt with a one-line
+notice. A rebuild for a changed corpus keeps an intact export of the same model.
+Files are written to a temporary name and renamed, and builds hold a lock, so a
+killed or concurrent build never leaves a half-written index in use.
 """
 
 from __future__ import annotations
@@ -24,8 +27,9 @@ import numpy as np
 
 from .encoder import Encoder
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 INDEX_FILE = "index.faiss"
+QUERY_MODEL_FILE = "query-encoder.onnx"
 MANIFEST_FILE = "manifest.json"
 PROGRESS_FROM = 256  # show a progress bar for builds at least this many texts long
 
@@ -46,6 +50,9 @@ class Manifest:
     built_at: str
     index_sha256: str
     index_bytes: int
+    # The ONNX query encoder; "" and 0 when the model could not be exported (questions then use torch).
+    query_model_sha256: str = ""
+    query_model_bytes: int = 0
 
 
 @dataclass
@@ -72,6 +79,15 @@ def texts_hash(texts: list[str]) -> str:
     return digest.hexdigest()
 
 
+def file_problem(what: str, path: Path, size: int, sha256: str) -> str | None:
+    """Why the file at `path` is not the one the manifest recorded, or None."""
+    if not path.exists():
+        return f"{what} is missing"
+    if path.stat().st_size != size or file_sha256(path) != sha256:
+        return f"{what} is truncated or corrupt"
+    return None
+
+
 def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
@@ -95,6 +111,10 @@ class IndexStore:
     def index_path(self) -> Path:
         return self.directory / INDEX_FILE
 
+    @property
+    def query_model_path(self) -> Path:
+        return self.directory / QUERY_MODEL_FILE
+
     def read_manifest(self) -> Manifest | None:
         try:
             return Manifest(**json.loads(self.manifest_path.read_text(encoding="utf-8")))
@@ -112,11 +132,15 @@ class IndexStore:
             return f"it was built with model {manifest.model}, the setting is {model}"
         if manifest.corpus_hash != corpus_hash or manifest.texts_hash != texts_hash(texts):
             return "the corpus changed"
-        if not self.index_path.exists():
-            return "the index file is missing"
-        if self.index_path.stat().st_size != manifest.index_bytes or file_sha256(self.index_path) != manifest.index_sha256:
-            return "the index file is truncated or corrupt"
-        return None
+        damage = file_problem("the index file", self.index_path, manifest.index_bytes, manifest.index_sha256)
+        return damage or self.query_model_problem(manifest)
+
+    def query_model_problem(self, manifest: Manifest) -> str | None:
+        """Why the ONNX query encoder named by `manifest` can't be used, or None (also when there is none)."""
+        if not manifest.query_model_bytes:
+            return None
+        return file_problem("the ONNX query encoder", self.query_model_path, manifest.query_model_bytes,
+                            manifest.query_model_sha256)
 
     def load_or_build(self, *, encoder: Encoder, corpus_hash: str, texts: list[str], passages: int,
                       rebuild: bool = False) -> VectorIndex:
@@ -125,13 +149,18 @@ class IndexStore:
             raise IndexStoreError("nothing to index: the corpus has no passages")
         problem = "rebuild requested" if rebuild else self.problem(model=encoder.name, corpus_hash=corpus_hash, texts=texts)
         if problem is None:
-            return self._load()
-        with self._lock():
-            # Another process may have built it while we waited for the lock.
-            if not rebuild and self.problem(model=encoder.name, corpus_hash=corpus_hash, texts=texts) is None:
-                return self._load()
-            self.notice(f"building the index ({problem}): {len(texts)} texts with {encoder.name}")
-            return self._build(encoder, corpus_hash, texts, passages)
+            index = self._load()
+        else:
+            with self._lock():
+                # Another process may have built it while we waited for the lock.
+                if not rebuild and self.problem(model=encoder.name, corpus_hash=corpus_hash, texts=texts) is None:
+                    index = self._load()
+                else:
+                    self.notice(f"building the index ({problem}): {len(texts)} texts with {encoder.name}")
+                    index = self._build(encoder, corpus_hash, texts, passages, keep_query_model=not rebuild)
+        if index.manifest.query_model_bytes:
+            encoder.use_onnx(self.query_model_path, self.notice)
+        return index
 
     def _load(self) -> VectorIndex:
         import faiss
@@ -142,10 +171,12 @@ class IndexStore:
             raise IndexStoreError(f"{self.index_path} does not match its manifest")
         return VectorIndex(faiss_index, manifest)
 
-    def _build(self, encoder: Encoder, corpus_hash: str, texts: list[str], passages: int) -> VectorIndex:
+    def _build(self, encoder: Encoder, corpus_hash: str, texts: list[str], passages: int,
+               keep_query_model: bool) -> VectorIndex:
         import faiss
 
         started = time.time()
+        previous = self.read_manifest() if keep_query_model else None
         vectors = encoder.encode(texts, progress=len(texts) >= PROGRESS_FROM)
         faiss_index = faiss.IndexFlatIP(vectors.shape[1])
         faiss_index.add(vectors)
@@ -154,16 +185,36 @@ class IndexStore:
             faiss.write_index(faiss_index, str(tmp))
             digest, size = file_sha256(tmp), tmp.stat().st_size
             os.replace(tmp, self.index_path)
+        query_sha256, query_bytes = self._query_model(encoder, previous)
         manifest = Manifest(format_version=FORMAT_VERSION, model=encoder.name, dim=int(vectors.shape[1]),
                             corpus_hash=corpus_hash, texts_hash=texts_hash(texts), count=len(texts),
                             passages=passages, built_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                            index_sha256=digest, index_bytes=size)
+                            index_sha256=digest, index_bytes=size,
+                            query_model_sha256=query_sha256, query_model_bytes=query_bytes)
         with self._temporary(MANIFEST_FILE) as tmp:
             tmp.write_text(json.dumps(asdict(manifest), indent=2), encoding="utf-8")
             os.replace(tmp, self.manifest_path)
         self.notice(f"index built in {time.time() - started:.1f}s: {len(texts)} vectors, {size / 1024:.0f} KiB "
                     f"in {self.directory}")
         return VectorIndex(faiss_index, manifest)
+
+    def _query_model(self, encoder: Encoder, previous: Manifest | None) -> tuple[str, int]:
+        """The ONNX query encoder's checksum and size: the intact export of the same model kept, else a new one."""
+        from .onnx_export import ExportError
+
+        if (previous is not None and previous.model == encoder.name and previous.query_model_bytes
+                and self.query_model_problem(previous) is None):
+            return previous.query_model_sha256, previous.query_model_bytes
+        try:
+            data = encoder.export_onnx()
+        except ExportError as error:
+            self.notice(f"questions will be encoded with torch: {error}")
+            self.query_model_path.unlink(missing_ok=True)
+            return "", 0
+        with self._temporary(QUERY_MODEL_FILE) as tmp:
+            tmp.write_bytes(data)
+            os.replace(tmp, self.query_model_path)
+        return hashlib.sha256(data).hexdigest(), len(data)
 
     @contextmanager
     def _temporary(self, name: str):

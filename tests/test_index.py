@@ -9,6 +9,7 @@ import pytest
 
 from embeddings import Encoder, IndexStore
 from embeddings.encoder import ModelNotFound, resolve_model
+from embeddings.store import FORMAT_VERSION
 
 TEXTS = ["Stalin supported Litvinov.", "Poland signed a pact with Germany in 1934.", "A poster by Koretsky."]
 
@@ -36,7 +37,7 @@ def test_build_then_reuse_with_manifest(tmp_path, encoder):
     index = build(store, encoder)
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     assert manifest["model"] == "all-MiniLM-L6-v2" and manifest["dim"] == 384 and manifest["count"] == 3
-    assert manifest["corpus_hash"] == "c1" and manifest["format_version"] == 1 and manifest["built_at"]
+    assert manifest["corpus_hash"] == "c1" and manifest["format_version"] == FORMAT_VERSION and manifest["built_at"]
     scores, rows = index.search(encoder.encode(["Which pact did Poland sign?"]), 1)
     assert rows[0][0] == 1
     notices.clear()
@@ -53,7 +54,7 @@ def test_build_then_reuse_with_manifest(tmp_path, encoder):
     (lambda d: (d / "manifest.json").write_text(
         (d / "manifest.json").read_text().replace('"all-MiniLM-L6-v2"', '"other-model"')), "built with model other-model"),
     (lambda d: (d / "manifest.json").write_text(
-        (d / "manifest.json").read_text().replace('"format_version": 1', '"format_version": 0')), "format 0"),
+        (d / "manifest.json").read_text().replace(f'"format_version": {FORMAT_VERSION}', '"format_version": 0')), "format 0"),
 ])
 def test_damaged_or_foreign_index_is_rebuilt_with_a_notice(tmp_path, encoder, damage, reason):
     build(IndexStore(tmp_path, notice=lambda m: None), encoder)
@@ -74,4 +75,4 @@ def test_a_changed_corpus_rebuilds(tmp_path, encoder):
 
 def test_no_temporary_files_are_left_behind(tmp_path, encoder):
     build(IndexStore(tmp_path, notice=lambda m: None), encoder)
-    assert sorted(p.name for p in tmp_path.iterdir()) == [".lock", "index.faiss", "manifest.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".lock", "index.faiss", "manifest.json", "query-encoder.onnx"]

@@ -1,0 +1,237 @@
+"""How fast answers come: cold start, warm latency against its floor, build throughput.
+
+Every figure of issue 7 is measured in one run on this machine, each slow one in a
+fresh process: `python -c "import sentence_transformers"` (the yardstick), a cold
+`rag ask` on a built index (wall time and peak memory), the start-up of a server
+(gradio imported, engine loaded and warmed; and the real `rag serve` when the UI is
+installed), warm `Engine.ask` p50/p95 against the floor (sentence-transformers
+encoding the question plus one FAISS search), and index build throughput against
+bare `model.encode` on the same texts.
+
+    python -m rag.perf [--repeat 3] [--json]
+
+`measure()` returns the figures as a dict for `rag bench`; `report()` prints them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import config
+
+QUESTIONS = (
+    "Where does Professor Carley teach?",
+    "Who was Litvinov?",
+    "What was the role of Britain and France?",
+    "How did Poland view Hitler?",
+    "Who made the poster?",
+    "Why did collective security fail in the 1930s?",
+    "What did Stalin think of the Western powers?",
+    "What happened at Munich in 1938?",
+    "Which book did Carley write about 1939?",
+    "What is the recipe for apple pie?",
+)
+ASK = "Where does Professor Carley teach?"
+SERVE_TIMEOUT = 180.0
+
+
+@dataclass
+class Run:
+    """One fresh process: wall time, peak resident memory, exit code."""
+
+    seconds: float
+    peak_mb: float
+    returncode: int
+
+
+def run_cold(args: list[str], env: dict[str, str]) -> Run:
+    """Run `args` to completion in a fresh process; peak RSS comes from the kernel's rusage of that child."""
+    started = time.perf_counter()
+    child = subprocess.Popen(args, env=env, cwd=config.REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(child.pid, 0)
+    seconds = time.perf_counter() - started
+    child.returncode = os.waitstatus_to_exitcode(status)
+    return Run(seconds, usage.ru_maxrss / 1024, child.returncode)
+
+
+def median_run(args: list[str], env: dict[str, str], repeat: int) -> Run:
+    runs = [run_cold(args, env) for _ in range(repeat)]
+    failed = [r for r in runs if r.returncode != 0]
+    if failed:
+        raise RuntimeError(f"{' '.join(args)} exited {failed[0].returncode}")
+    return Run(statistics.median(r.seconds for r in runs), statistics.median(r.peak_mb for r in runs), 0)
+
+
+def percentiles(seconds: list[float]) -> dict[str, float]:
+    ordered = sorted(seconds)
+    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+    return {"p50_ms": 1000 * statistics.median(ordered), "p95_ms": 1000 * p95}
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def serve_ready(env: dict[str, str]) -> float:
+    """Seconds from starting `rag serve` until its page answers (it loads and warms the engine first)."""
+    port = free_port()
+    started = time.perf_counter()
+    server = subprocess.Popen([sys.executable, "-m", "rag.cli", "serve", "--port", str(port)], env=env,
+                              cwd=config.REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        while time.perf_counter() - started < SERVE_TIMEOUT:
+            if server.poll() is not None:
+                raise RuntimeError(f"rag serve exited {server.returncode} before it was ready")
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as page:
+                    if page.status == 200:
+                        return time.perf_counter() - started
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError(f"rag serve was not ready after {SERVE_TIMEOUT:.0f}s")
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def warm_latency(engine, rounds: int) -> dict[str, float]:
+    """Engine.ask over the questions, all quality features on, after one warm-up pass."""
+    for question in QUESTIONS:
+        engine.ask(question)
+    timings = []
+    for _ in range(rounds):
+        for question in QUESTIONS:
+            started = time.perf_counter()
+            engine.ask(question)
+            timings.append(time.perf_counter() - started)
+    return percentiles(timings)
+
+
+def floor_latency(encoder, vectors, rounds: int) -> dict[str, float]:
+    """The floor: the torch encoder's `encode` of the question plus one FAISS search."""
+    from .retrieval import DENSE_DEPTH
+
+    for question in QUESTIONS:
+        vectors.search(encoder.encode([question]), DENSE_DEPTH)
+    timings = []
+    for _ in range(rounds):
+        for question in QUESTIONS:
+            started = time.perf_counter()
+            vectors.search(encoder.encode([question]), DENSE_DEPTH)
+            timings.append(time.perf_counter() - started)
+    return percentiles(timings)
+
+
+def build_throughput(engine, encoder, directory: Path, repeat: int) -> dict[str, float]:
+    """Texts per second: bare model.encode, a first build, and a rebuild after a corpus change."""
+    from embeddings import IndexStore
+
+    texts = [unit.text for unit in engine.retrieval.units]
+    encoder.encode(texts[:8])  # the model is loaded and warm before anything is timed
+    bare = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        encoder.encode(texts)
+        bare.append(time.perf_counter() - started)
+    store = IndexStore(directory, notice=lambda message: None)
+
+    def build(corpus_hash: str) -> float:
+        started = time.perf_counter()
+        store.load_or_build(encoder=encoder, corpus_hash=corpus_hash, texts=texts, passages=len(engine.passages))
+        return time.perf_counter() - started
+
+    first = build("first")
+    rebuilds = [build(f"changed-{n}") for n in range(repeat)]
+    encode_s, rebuild_s = statistics.median(bare), statistics.median(rebuilds)
+    return {"texts": len(texts), "encode_s": encode_s, "first_build_s": first, "rebuild_s": rebuild_s,
+            "encode_texts_per_s": len(texts) / encode_s, "rebuild_texts_per_s": len(texts) / rebuild_s,
+            "rebuild_over_encode": rebuild_s / encode_s}
+
+
+def measure(repeat: int = 3, rounds: int = 10, serve: bool = True) -> dict:
+    """Every figure, measured now; slow ones are the median of `repeat` fresh processes."""
+    import rag
+
+    python = sys.executable
+    with tempfile.TemporaryDirectory(prefix="rag-perf-") as scratch:
+        index_dir = Path(scratch) / "index"
+        env = {**os.environ, "RAG_INDEX_DIR": str(index_dir), "RAG_CORPUS_DIR": str(config.corpus_dir())}
+        if run_cold([python, "-m", "rag.cli", "index"], env).returncode != 0:
+            raise RuntimeError("rag index failed")
+        yardstick = median_run([python, "-c", "import sentence_transformers"], env, repeat)
+        help_run = median_run([python, "-m", "rag.cli", "--help"], env, repeat)
+        ask = median_run([python, "-m", "rag.cli", "ask", "--json", ASK], env, repeat)
+        server_warm = median_run([python, "-c", f"import gradio, rag; rag.load().ask({ASK!r})"], env, repeat)
+        figures = {
+            "import_sentence_transformers_s": yardstick.seconds,
+            "cold_help_s": help_run.seconds,
+            "cold_ask_s": ask.seconds,
+            "cold_ask_peak_mb": ask.peak_mb,
+            "cold_ask_over_import": ask.seconds / yardstick.seconds,
+            "server_warm_s": server_warm.seconds,
+            "serve_ready_s": None,
+        }
+        if serve and (config.REPO_ROOT / "ui" / "app.py").exists():
+            figures["serve_ready_s"] = statistics.median(serve_ready(env) for _ in range(repeat))
+        engine = rag.load(config.corpus_dir(), index_dir=index_dir, notice=lambda message: None)
+        figures["warm_ask"] = warm_latency(engine, rounds)
+        from embeddings import Encoder
+
+        encoder = Encoder(engine.retrieval.encoder.name)
+        figures["floor"] = floor_latency(encoder, engine.retrieval.vectors, rounds)
+        figures["warm_over_floor"] = figures["warm_ask"]["p50_ms"] / figures["floor"]["p50_ms"]
+        figures["build"] = build_throughput(engine, encoder, Path(scratch) / "build", repeat)
+    return figures
+
+
+def report(figures: dict) -> str:
+    """The figures as lines a person reads, each with its target."""
+    build = figures["build"]
+    serve = figures["serve_ready_s"]
+    lines = [
+        f"import sentence_transformers   {figures['import_sentence_transformers_s']:7.2f} s   (the yardstick)",
+        f"cold rag --help                {figures['cold_help_s']:7.2f} s",
+        f"cold rag ask (built index)     {figures['cold_ask_s']:7.2f} s   "
+        f"= {figures['cold_ask_over_import']:.2f} x the import (target <= 0.2)",
+        f"cold rag ask peak memory       {figures['cold_ask_peak_mb']:7.0f} MB",
+        f"server start (gradio + load + first answer) {figures['server_warm_s']:.2f} s",
+        f"rag serve ready                " + (f"{serve:7.2f} s" if serve is not None else "    n/a   (no ui/app.py)"),
+        f"warm Engine.ask                p50 {figures['warm_ask']['p50_ms']:6.1f} ms   p95 {figures['warm_ask']['p95_ms']:6.1f} ms",
+        f"floor (torch encode + FAISS)   p50 {figures['floor']['p50_ms']:6.1f} ms   p95 {figures['floor']['p95_ms']:6.1f} ms",
+        f"warm p50 / floor p50           {figures['warm_over_floor']:7.2f}     (target <= 1.0)",
+        f"bare model.encode              {build['encode_s']:7.2f} s   {build['encode_texts_per_s']:6.0f} texts/s "
+        f"({build['texts']} texts)",
+        f"index rebuild (corpus changed) {build['rebuild_s']:7.2f} s   {build['rebuild_texts_per_s']:6.0f} texts/s "
+        f"= {build['rebuild_over_encode']:.2f} x encode (target <= 1.3)",
+        f"first build (fresh folder)     {build['first_build_s']:7.2f} s",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m rag.perf", description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=3, help="fresh processes per cold figure (median; default 3)")
+    parser.add_argument("--rounds", type=int, default=10, help="passes over the questions for warm figures")
+    parser.add_argument("--no-serve", action="store_true", help="skip starting the real server")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    args = parser.parse_args(argv)
+    figures = measure(repeat=args.repeat, rounds=args.rounds, serve=not args.no_serve)
+    print(json.dumps(figures, indent=2) if args.json else report(figures))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
