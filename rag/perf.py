@@ -107,32 +107,22 @@ def serve_ready(env: dict[str, str]) -> float:
         server.wait(timeout=30)
 
 
-def warm_latency(engine, rounds: int) -> dict[str, float]:
-    """Engine.ask over the questions, all quality features on, after one warm-up pass."""
-    for question in QUESTIONS:
-        engine.ask(question)
-    timings = []
-    for _ in range(rounds):
-        for question in QUESTIONS:
-            started = time.perf_counter()
-            engine.ask(question)
-            timings.append(time.perf_counter() - started)
-    return percentiles(timings)
-
-
-def floor_latency(encoder, vectors, rounds: int) -> dict[str, float]:
-    """The floor: the torch encoder's `encode` of the question plus one FAISS search."""
+def warm_latency(engine, encoder, rounds: int) -> dict[str, dict[str, float]]:
+    """Engine.ask (all quality features on) against its floor: the torch encoder's `encode` of the
+    question plus one FAISS search. Rounds alternate between the two, so both see the same load."""
     from .retrieval import DENSE_DEPTH
 
-    for question in QUESTIONS:
-        vectors.search(encoder.encode([question]), DENSE_DEPTH)
-    timings = []
-    for _ in range(rounds):
-        for question in QUESTIONS:
-            started = time.perf_counter()
-            vectors.search(encoder.encode([question]), DENSE_DEPTH)
-            timings.append(time.perf_counter() - started)
-    return percentiles(timings)
+    vectors = engine.retrieval.vectors
+    timed = {"warm_ask": lambda q: engine.ask(q), "floor": lambda q: vectors.search(encoder.encode([q]), DENSE_DEPTH)}
+    timings: dict[str, list[float]] = {name: [] for name in timed}
+    for round_ in range(rounds + 1):  # the first round warms up and is not counted
+        for name, call in timed.items():
+            for question in QUESTIONS:
+                started = time.perf_counter()
+                call(question)
+                if round_:
+                    timings[name].append(time.perf_counter() - started)
+    return {name: percentiles(seconds) for name, seconds in timings.items()}
 
 
 def build_throughput(engine, encoder, directory: Path, repeat: int) -> dict[str, float]:
@@ -186,12 +176,12 @@ def measure(repeat: int = 3, rounds: int = 10, serve: bool = True) -> dict:
         }
         if serve and (config.REPO_ROOT / "ui" / "app.py").exists():
             figures["serve_ready_s"] = statistics.median(serve_ready(env) for _ in range(repeat))
-        engine = rag.load(config.corpus_dir(), index_dir=index_dir, notice=lambda message: None)
-        figures["warm_ask"] = warm_latency(engine, rounds)
         from embeddings import Encoder
 
+        engine = rag.load(config.corpus_dir(), index_dir=index_dir, notice=lambda message: None)
         encoder = Encoder(engine.retrieval.encoder.name)
-        figures["floor"] = floor_latency(encoder, engine.retrieval.vectors, rounds)
+        figures["query_backend"] = getattr(engine.retrieval.encoder, "query_backend", "torch")
+        figures.update(warm_latency(engine, encoder, rounds))
         figures["warm_over_floor"] = figures["warm_ask"]["p50_ms"] / figures["floor"]["p50_ms"]
         figures["build"] = build_throughput(engine, encoder, Path(scratch) / "build", repeat)
     return figures
@@ -209,6 +199,7 @@ def report(figures: dict) -> str:
         f"cold rag ask peak memory       {figures['cold_ask_peak_mb']:7.0f} MB",
         f"server start (gradio + load + first answer) {figures['server_warm_s']:.2f} s",
         f"rag serve ready                " + (f"{serve:7.2f} s" if serve is not None else "    n/a   (no ui/app.py)"),
+        f"questions encoded by           {figures['query_backend']}",
         f"warm Engine.ask                p50 {figures['warm_ask']['p50_ms']:6.1f} ms   p95 {figures['warm_ask']['p95_ms']:6.1f} ms",
         f"floor (torch encode + FAISS)   p50 {figures['floor']['p50_ms']:6.1f} ms   p95 {figures['floor']['p95_ms']:6.1f} ms",
         f"warm p50 / floor p50           {figures['warm_over_floor']:7.2f}     (target <= 1.0)",
