@@ -63,6 +63,11 @@ class Encoder:
         return int(self.model.get_embedding_dimension())
 
     @property
+    def query_dim(self) -> int:
+        """The dimension of the questions' vectors: the ONNX export's when in use, else the model's (loads torch)."""
+        return self._query_encoder.dim if self._query_encoder is not None else self.dim
+
+    @property
     def query_backend(self) -> str:
         """What encodes questions: "onnx" (no torch) or "torch"."""
         return "torch" if self._query_encoder is None else "onnx"
@@ -73,14 +78,17 @@ class Encoder:
             return self._query_encoder.encode([text])
         return self.encode([text])
 
-    def use_onnx(self, path: Path, notice: Callable[[str], None]) -> None:
-        """Encode questions with the ONNX export at `path`; if onnxruntime cannot load it, say so and keep torch."""
+    def use_onnx(self, path: Path | None, notice: Callable[[str], None]) -> None:
+        """Encode questions with the ONNX export at `path` (None: with torch); if onnxruntime cannot load it,
+        say so and use torch."""
+        self._query_encoder = None
+        if path is None:
+            return
         from .onnx_encoder import OnnxEncoder
 
         try:
             self._query_encoder = OnnxEncoder(path)
         except Exception as error:  # a damaged or foreign file costs speed, never the answer
-            self._query_encoder = None
             notice(f"questions are encoded with torch: the ONNX query encoder {path} did not load "
                    f"({type(error).__name__}: {error})")
 

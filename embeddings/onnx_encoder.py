@@ -46,6 +46,7 @@ class OnnxEncoder:
         self.tokenizer.enable_padding()  # to the longest in the batch; padding is masked out below
         self.lowercase = meta[LOWERCASE_KEY] == "1"
         self.inputs = {i.name for i in self.session.get_inputs()}
+        self.dim = int(self.session.get_outputs()[0].shape[-1])
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """float32 unit vectors, one row per text, as the torch encoder gives them."""

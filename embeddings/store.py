@@ -2,10 +2,12 @@
 
 Beside the index lies the ONNX export of the model's transformer, which encodes
 questions without torch (onnx_encoder.py); the manifest covers both files. An index
-is used only when its manifest matches what is asked for (format, model, dimension,
-the exact texts) and each file's checksum matches the manifest; anything else
-(missing, truncated, corrupt, stale, another model) is rebuilt with a one-line
-notice. A rebuild for a changed corpus keeps an intact export of the same model.
+is used only when its manifest matches what is asked for (format, model, the exact
+texts), each file's checksum matches the manifest, and the questions' vectors have
+the index's dimension; anything else (missing, truncated, corrupt, stale, another
+model) is rebuilt with a one-line notice. A rebuild for a changed corpus keeps the
+intact export of the same model files (same fingerprint), so only a new model pays
+for a new export.
 Files are written to a temporary name and renamed, and builds hold a lock, so a
 killed or concurrent build never leaves a half-written index in use.
 """
@@ -53,6 +55,7 @@ class Manifest:
     # The ONNX query encoder; "" and 0 when the model could not be exported (questions then use torch).
     query_model_sha256: str = ""
     query_model_bytes: int = 0
+    query_model_source: str = ""  # model_fingerprint() of the model files it was exported from
 
 
 @dataclass
@@ -86,6 +89,14 @@ def file_problem(what: str, path: Path, size: int, sha256: str) -> str | None:
     if path.stat().st_size != size or file_sha256(path) != sha256:
         return f"{what} is truncated or corrupt"
     return None
+
+
+def model_fingerprint(folder: Path) -> str:
+    """A digest of every file of a model: it changes when the model behind a name does."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        digest.update(f"{path.relative_to(folder)}\0{file_sha256(path)}\0".encode())
+    return digest.hexdigest()
 
 
 def file_sha256(path: Path) -> str:
@@ -122,7 +133,7 @@ class IndexStore:
             return None
 
     def problem(self, *, model: str, corpus_hash: str, texts: list[str]) -> str | None:
-        """Why the index on disk can't serve these texts, or None when it can."""
+        """Why the index on disk can't serve these texts with this model, or None when it may (see `_ready`)."""
         manifest = self.read_manifest()
         if manifest is None:
             return "no index yet" if not self.manifest_path.exists() else "the manifest is unreadable"
@@ -146,21 +157,42 @@ class IndexStore:
                       rebuild: bool = False) -> VectorIndex:
         """The index for exactly these texts, built (and saved) first when needed."""
         if not texts:
-            raise IndexStoreError("nothing to index: the corpus has no passages")
-        problem = "rebuild requested" if rebuild else self.problem(model=encoder.name, corpus_hash=corpus_hash, texts=texts)
-        if problem is None:
-            index = self._load()
-        else:
-            with self._lock():
-                # Another process may have built it while we waited for the lock.
-                if not rebuild and self.problem(model=encoder.name, corpus_hash=corpus_hash, texts=texts) is None:
-                    index = self._load()
-                else:
-                    self.notice(f"building the index ({problem}): {len(texts)} texts with {encoder.name}")
-                    index = self._build(encoder, corpus_hash, texts, passages, keep_query_model=not rebuild)
-        if index.manifest.query_model_bytes:
-            encoder.use_onnx(self.query_model_path, self.notice)
-        return index
+            raise IndexStoreError("nothing to index: no passage in the corpus can be an answer")
+        wanted = dict(model=encoder.name, corpus_hash=corpus_hash, texts=texts)
+        index, problem = (None, "rebuild requested") if rebuild else self._ready(encoder, wanted)
+        if index is not None:
+            return index
+        with self._lock():
+            if not rebuild:  # another process may have built it while we waited for the lock
+                index, problem = self._ready(encoder, wanted)
+                if index is not None:
+                    return index
+            self._remove_leftovers()
+            self.notice(f"building the index ({problem}): {len(texts)} texts with {encoder.name}")
+            index = self._build(encoder, corpus_hash, texts, passages, keep_query_model=not rebuild)
+            if self._attach(encoder, index) is not None:
+                raise IndexStoreError(f"the index built in {self.directory} does not match its own query encoder")
+            return index
+
+    def _ready(self, encoder: Encoder, wanted: dict) -> tuple[VectorIndex | None, str | None]:
+        """The index on disk with the encoder set up for its questions, or None and why it must be rebuilt."""
+        problem = self.problem(**wanted)
+        if problem is not None:
+            return None, problem
+        index = self._load()
+        problem = self._attach(encoder, index)
+        return (None, problem) if problem else (index, None)
+
+    def _attach(self, encoder: Encoder, index: VectorIndex) -> str | None:
+        """Hand the index's ONNX export to the encoder; why questions can't be compared with the index, or None.
+
+        The export was made with the index, so its vectors match by construction; without one, questions
+        go through the model files as they are now, which may have changed behind the same name.
+        """
+        encoder.use_onnx(self.query_model_path if index.manifest.query_model_bytes else None, self.notice)
+        if encoder.query_dim != index.manifest.dim:
+            return f"it holds {index.manifest.dim}-dimensional vectors, model {encoder.name} gives {encoder.query_dim}"
+        return None
 
     def _load(self) -> VectorIndex:
         import faiss
@@ -185,12 +217,11 @@ class IndexStore:
             faiss.write_index(faiss_index, str(tmp))
             digest, size = file_sha256(tmp), tmp.stat().st_size
             os.replace(tmp, self.index_path)
-        query_sha256, query_bytes = self._query_model(encoder, previous)
+        query_model = self._query_model(encoder, previous)
         manifest = Manifest(format_version=FORMAT_VERSION, model=encoder.name, dim=int(vectors.shape[1]),
                             corpus_hash=corpus_hash, texts_hash=texts_hash(texts), count=len(texts),
                             passages=passages, built_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                            index_sha256=digest, index_bytes=size,
-                            query_model_sha256=query_sha256, query_model_bytes=query_bytes)
+                            index_sha256=digest, index_bytes=size, **query_model)
         with self._temporary(MANIFEST_FILE) as tmp:
             tmp.write_text(json.dumps(asdict(manifest), indent=2), encoding="utf-8")
             os.replace(tmp, self.manifest_path)
@@ -198,23 +229,31 @@ class IndexStore:
                     f"in {self.directory}")
         return VectorIndex(faiss_index, manifest)
 
-    def _query_model(self, encoder: Encoder, previous: Manifest | None) -> tuple[str, int]:
-        """The ONNX query encoder's checksum and size: the intact export of the same model kept, else a new one."""
+    def _query_model(self, encoder: Encoder, previous: Manifest | None) -> dict:
+        """The ONNX query encoder's manifest fields: the intact export of the same model files kept, else a new one."""
         from .onnx_export import ExportError
 
-        if (previous is not None and previous.model == encoder.name and previous.query_model_bytes
+        source = model_fingerprint(encoder.path)
+        if (previous is not None and previous.query_model_bytes and previous.query_model_source == source
                 and self.query_model_problem(previous) is None):
-            return previous.query_model_sha256, previous.query_model_bytes
+            return dict(query_model_sha256=previous.query_model_sha256, query_model_bytes=previous.query_model_bytes,
+                        query_model_source=source)
         try:
             data = encoder.export_onnx()
         except ExportError as error:
             self.notice(f"questions will be encoded with torch: {error}")
             self.query_model_path.unlink(missing_ok=True)
-            return "", 0
+            return {}
         with self._temporary(QUERY_MODEL_FILE) as tmp:
             tmp.write_bytes(data)
             os.replace(tmp, self.query_model_path)
-        return hashlib.sha256(data).hexdigest(), len(data)
+        return dict(query_model_sha256=hashlib.sha256(data).hexdigest(), query_model_bytes=len(data),
+                    query_model_source=source)
+
+    def _remove_leftovers(self) -> None:
+        """Temporary files of a build that was killed before its rename; only called under the lock."""
+        for leftover in self.directory.glob(".*.tmp"):
+            leftover.unlink(missing_ok=True)
 
     @contextmanager
     def _temporary(self, name: str):
@@ -230,6 +269,8 @@ class IndexStore:
     @contextmanager
     def _lock(self):
         """One builder at a time per folder; others wait, then find the index built."""
+        if self.directory.exists() and not self.directory.is_dir():
+            raise IndexStoreError(f"the index folder {self.directory} is a file: set RAG_INDEX_DIR to a folder")
         self.directory.mkdir(parents=True, exist_ok=True)
         with open(self.directory / ".lock", "w") as lock_file:
             fcntl.flock(lock_file, fcntl.LOCK_EX)

@@ -30,9 +30,9 @@ def positive_k(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"--k must be a whole number, not {text!r}") from None
+        raise argparse.ArgumentTypeError(f"must be a whole number, not {text!r}") from None
     if not 1 <= value <= MAX_K:
-        raise argparse.ArgumentTypeError(f"--k must be from 1 to {MAX_K}, not {value}")
+        raise argparse.ArgumentTypeError(f"must be from 1 to {MAX_K}, not {value}")
     return value
 
 
@@ -71,12 +71,15 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         return 0
     except Exception as error:  # the last guard: one line, never a traceback
+        from embeddings import IndexStoreError
+        from embeddings.encoder import ModelNotFound
+
         from .corpus import CorpusError
         from .engine import QuestionError
 
-        known = (CorpusError, QuestionError, OSError)
+        known = (CorpusError, QuestionError, IndexStoreError, ModelNotFound, OSError)
         kind = "" if isinstance(error, known) else f"{type(error).__name__}: "
-        print(f"rag: error: {kind}{error}", file=sys.stderr)
+        print(f"rag: error: {kind}{' '.join(str(error).split())}", file=sys.stderr)
         return EXIT_FAILURE
 
 
@@ -108,7 +111,7 @@ def cmd_ask(args, parser) -> int:
 
     result = load().ask(args.question, history=args.history, k=args.k)
     if args.json:
-        print(json.dumps(result.to_dict(), ensure_ascii=False))
+        write_json(result.to_dict())
     else:
         print(format_result(result))
     return 0
@@ -119,15 +122,14 @@ def ask_jsonl(k: int) -> int:
     from .engine import QuestionError, load
 
     engine = None
-    stdin = sys.stdin.buffer
-    for number, raw in enumerate(stdin, start=1):
-        if not raw.strip():
+    for number, raw in enumerate(request_lines(sys.stdin.buffer), start=1):
+        if raw is not None and not raw.strip():
             continue
         try:
-            request = parse_request(raw, number)
+            request = parse_request(raw)
             if engine is None:
                 engine = load()
-            result = engine.ask(request["question"], history=request.get("history") or [], k=request.get("k", k))
+            result = engine.ask(request["question"], history=request.get("history"), k=request.get("k", k))
             out = result.to_dict()
             if "id" in request:
                 out["id"] = request["id"]
@@ -135,8 +137,28 @@ def ask_jsonl(k: int) -> int:
             out = {"error": f"line {number}: {error}"}
             if isinstance(error, RequestError) and error.request_id is not None:
                 out["id"] = error.request_id
-        print(json.dumps(out, ensure_ascii=False), flush=True)
+        write_json(out)
     return 0
+
+
+def request_lines(stream):
+    """The stream's lines, each read with a bound: an overlong one is skipped to its end and yields None."""
+    from .config import MAX_REQUEST_BYTES
+
+    while raw := stream.readline(MAX_REQUEST_BYTES + 1):
+        if len(raw) > MAX_REQUEST_BYTES and not raw.endswith(b"\n"):
+            while (rest := stream.readline(MAX_REQUEST_BYTES)) and not rest.endswith(b"\n"):
+                pass
+            yield None
+        else:
+            yield raw
+
+
+def write_json(data: dict) -> None:
+    """One JSON line on stdout, in UTF-8 whatever the locale; a lone surrogate in an echoed id stays a JSON escape."""
+    line = json.dumps(data, ensure_ascii=False) + "\n"
+    sys.stdout.buffer.write(line.encode("utf-8", "backslashreplace"))
+    sys.stdout.buffer.flush()
 
 
 class RequestError(ValueError):
@@ -145,27 +167,31 @@ class RequestError(ValueError):
         self.request_id = request_id
 
 
-def parse_request(raw: bytes, number: int) -> dict:
+def parse_request(raw: bytes | None) -> dict:
     """A request line as a dict with a question; RequestError says what is wrong with it."""
+    from .config import MAX_REQUEST_BYTES
+
+    if raw is None:
+        raise RequestError(f"longer than {MAX_REQUEST_BYTES // 2**20} MiB; skipped")
     try:
         text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise RequestError("not UTF-8 text") from None
+    except UnicodeDecodeError as error:
+        raise RequestError(f"not UTF-8 text (byte {error.start})") from None
     try:
         request = json.loads(text)
     except json.JSONDecodeError as error:
         raise RequestError(f"not JSON ({error.msg})") from None
+    except (ValueError, RecursionError):  # an integer of over 4,300 digits; nesting deeper than the stack
+        raise RequestError("not JSON this program can read (a number too long or nesting too deep)") from None
     if not isinstance(request, dict):
         raise RequestError('each line must be a JSON object like {"question": "..."}')
     request_id = request.get("id")
     if "question" not in request:
         raise RequestError('no "question" key', request_id)
-    if "k" in request and (isinstance(request["k"], bool) or not isinstance(request["k"], int)):
-        raise RequestError('"k" must be a whole number', request_id)
     from .engine import QuestionError, validate
 
     try:
-        validate(request["question"], request.get("history") or [], request.get("k", 1))
+        validate(request["question"], request.get("history"), request.get("k", 1))
     except QuestionError as error:
         raise RequestError(str(error), request_id) from None
     return request

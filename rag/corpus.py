@@ -20,11 +20,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .records import Citation, Document, Passage
-from .text import sentence_spans, strip_markup
+from .text import BLANK_LINE, sentence_spans, strip_markup
 
 SUFFIXES = {".txt", ".md"}
 MAX_FILE_BYTES = 20 * 1024 * 1024  # a bigger file is skipped: embedding it would take hours here
-BLANK_LINES = re.compile(r"\n[ \t\u00a0]*\n\s*")
+BLANK_LINES = re.compile(BLANK_LINE + r"\s*")
 SPEAKER_TURN = re.compile(r"^\*\*(?P<name>[^*\n]{1,80}?):\*\*\s*(?P<text>.*)$", re.S)
 NAME_WITH_CODE = re.compile(r"^(?P<full>.+?)\s*\((?P<code>[^()]+)\)$")
 RULE = re.compile(r"^(-{3,}|\*{3,}|_{3,})$")
@@ -57,6 +57,7 @@ class Block:
     text: str  # markup dropped
     speaker: str = ""  # the label as written, for turns
     after_rule: bool = False
+    after_gap: bool = False  # a dropped paragraph (a rule, a heading or turn with no words) came just before
 
 
 def read_corpus(corpus_dir: Path) -> Corpus:
@@ -70,7 +71,7 @@ def read_corpus(corpus_dir: Path) -> Corpus:
         try:
             raw, meta = _read_source(path)
             document = parse_document(path.stem, raw, meta, path=str(path))
-        except ValueError as error:
+        except (ValueError, OSError) as error:
             corpus.skipped.append(f"skipped {path.name}: {error}")
             continue
         if not document.passages:
@@ -91,6 +92,8 @@ def _read_source(path: Path) -> tuple[str, dict]:
     if size > MAX_FILE_BYTES:
         raise ValueError(f"{size / 2**20:.0f} MiB is over the {MAX_FILE_BYTES // 2**20} MiB limit")
     data = path.read_bytes()
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise ValueError("UTF-16 text: save it as UTF-8")
     if b"\0" in data:
         raise ValueError("binary file (NUL bytes)")
     try:
@@ -106,6 +109,8 @@ def _read_source(path: Path) -> tuple[str, dict]:
             raise ValueError(f"{meta_path.name} is not valid JSON ({error})") from None
         if not isinstance(meta, dict):
             raise ValueError(f"{meta_path.name} must hold a JSON object")
+        if not isinstance(meta.get("speakers") or {}, dict):
+            raise ValueError(f'{meta_path.name}: "speakers" must map initials to names, like {{"TP": "The Postil"}}')
     return raw.replace("\r\n", "\n").replace("\r", "\n"), meta
 
 
@@ -167,28 +172,29 @@ def parse_document(doc_id: str, raw: str, meta: dict, path: str = "") -> Documen
 
 
 def _blocks(raw: str) -> list[Block]:
-    """Split the source at blank lines and classify each paragraph."""
+    """Split the source at blank lines and classify each paragraph; paragraphs with no words are dropped."""
     blocks: list[Block] = []
-    after_rule = False
+    after_rule = gap = False
     for chunk in BLANK_LINES.split(raw):
         chunk = chunk.strip()
         if not chunk:
             continue
         if RULE.match(chunk):
-            after_rule = True
+            after_rule = gap = True
             continue
         if heading := HEADING.match(chunk):
-            blocks.append(Block("heading", _clean(heading.group("text"))))
+            block = Block("heading", _clean(heading.group("text")))
         elif turn := SPEAKER_TURN.match(chunk):
-            text = _clean(turn.group("text"))
-            if text:
-                blocks.append(Block("turn", text, speaker=_clean(turn.group("name"))))
+            block = Block("turn", _clean(turn.group("text")), speaker=_clean(turn.group("name")))
         elif ASIDE.match(chunk):
-            blocks.append(Block("aside", _clean(chunk), after_rule=after_rule))
+            block = Block("aside", _clean(chunk), after_rule=after_rule)
         else:
-            text = _clean(chunk)
-            if text:
-                blocks.append(Block("prose", text, after_rule=after_rule))
+            block = Block("prose", _clean(chunk), after_rule=after_rule)
+        if not block.text:
+            gap = True
+            continue
+        block.after_gap, gap = gap, False
+        blocks.append(block)
     return blocks
 
 
@@ -202,17 +208,24 @@ def _join_broken_paragraphs(blocks: list[Block]) -> list[Block]:
 
     A paragraph that does not end a sentence continues into the next prose paragraph
     when that one starts in lower case, or when it is itself long (a short unclosed
-    line is a heading-like label, not a broken sentence).
+    line is a heading-like label, not a broken sentence). Linear in the text: pieces
+    are joined once at the end, so a file of many broken lines can't go quadratic.
     """
     joined: list[Block] = []
+    pieces: list[list[str]] = []  # per joined block, the texts it is made of
+    words: list[int] = []  # per joined block, its word count so far
     for block in blocks:
-        previous = joined[-1] if joined else None
-        if (block.kind == "prose" and previous is not None and previous.kind in {"prose", "turn"}
-                and not SENTENCE_CLOSED.search(previous.text)
-                and (block.text[:1].islower() or len(previous.text.split()) >= LONG_PARAGRAPH_WORDS)):
-            previous.text = f"{previous.text} {block.text}"
+        if (block.kind == "prose" and joined and joined[-1].kind in {"prose", "turn"} and not block.after_gap
+                and not SENTENCE_CLOSED.search(pieces[-1][-1][-1:])
+                and (block.text[:1].islower() or words[-1] >= LONG_PARAGRAPH_WORDS)):
+            pieces[-1].append(block.text)
+            words[-1] += len(block.text.split())
         else:
             joined.append(block)
+            pieces.append([block.text])
+            words.append(len(block.text.split()))
+    for block, texts in zip(joined, pieces):
+        block.text = " ".join(texts)
     return joined
 
 

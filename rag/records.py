@@ -37,8 +37,9 @@ class Passage:
 
     @property
     def answerable(self) -> bool:
-        """Interviewer turns, titles and bylines give context; they are never the answer."""
-        return self.role not in {"question", "title", "byline", "closing"}
+        """Interviewer turns, titles and bylines give context, and a caption of a name or two says too
+        little: they are never the answer."""
+        return self.role not in {"question", "title", "byline", "closing"} and len(self.text.split()) >= 4
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,11 @@
-"""Score passages for a query: lexical (BM25), dense (MiniLM + FAISS), and their fusions.
+"""Signals that say how well each passage matches a query, dense and lexical.
 
-What gets embedded is decided here (`units`): every answerable passage as a whole,
-prefixed by the interviewer question it answers, and each of its sentences alone.
-A passage's dense score comes from its best unit, so a one-sentence answer buried
-in a long paragraph still surfaces; the sentence scores also pick the highlights.
+What gets embedded is decided here (`build_units`): every answerable passage whole,
+the same with its context (speaker, the question it answers), each sentence, and each
+sentence with its neighbours. A passage's dense signal per kind is its best unit's
+cosine, so a one-sentence answer buried in a long paragraph still surfaces; the
+sentence cosines also choose the highlights. Lexical signals come from BM25 over
+passages (with their question) and over single sentences.
 """
 
 from __future__ import annotations
@@ -17,27 +19,39 @@ from embeddings import Encoder, VectorIndex
 from .lexical import LexicalIndex
 from .records import Passage
 
-RETRIEVERS = ("bm25", "dense", "hybrid", "full")
-RRF_K = 60  # the usual reciprocal-rank-fusion constant
-DENSE_DEPTH = 256  # nearest units fetched per query; enough to cover every candidate passage
+UNIT_KINDS = ("passage", "passage+context", "sentence", "window")
+SEARCH_ALL_BELOW = 4096  # score every unit exactly for small indexes; past that, the nearest few hundred
+DENSE_DEPTH = 512
 
 
 @dataclass(frozen=True)
 class Unit:
-    """One embedded text: a whole passage (sentence -1) or one of its sentences."""
+    """One embedded text and the passage (and sentence, or -1) it stands for."""
 
     passage: int  # index into the engine's passage list
+    kind: str
     sentence: int
     text: str
 
 
 @dataclass
-class Scored:
-    """A candidate passage with its score and one score per sentence, for highlighting."""
+class Signals:
+    """Everything measured for one query, per passage and per sentence."""
 
-    passage: int
-    score: float
-    sentence_scores: np.ndarray
+    query: str
+    dense: dict[str, np.ndarray]  # unit kind -> best cosine per passage (a floor where not retrieved)
+    lexical: np.ndarray  # BM25 per passage (with its context)
+    best_sentence_lexical: np.ndarray  # per passage, the BM25 of its best-matching sentence
+    coverage: np.ndarray  # per passage, the share of the query's term weight (IDF) it contains
+    unknown_share: float  # share of the query's term weight absent from the whole corpus
+    sentence_dense: np.ndarray  # per sentence (all passages' sentences, in order), its cosine
+    sentence_lexical: np.ndarray  # per sentence, its BM25
+    sentence_start: np.ndarray  # per passage, where its sentences begin in the two arrays above
+
+    def sentences_of(self, passage: int) -> tuple[np.ndarray, np.ndarray]:
+        """Cosine and BM25 of each sentence of one passage."""
+        span = slice(self.sentence_start[passage], self.sentence_start[passage + 1])
+        return self.sentence_dense[span], self.sentence_lexical[span]
 
 
 def build_units(passages: list[Passage]) -> list[Unit]:
@@ -46,21 +60,30 @@ def build_units(passages: list[Passage]) -> list[Unit]:
     for index, passage in enumerate(passages):
         if not passage.answerable:
             continue
-        context = passage.citation.question
-        units.append(Unit(index, -1, f"{context}\n{passage.text}" if context else passage.text))
-        if len(passage.sentences) > 1:
-            for number, (start, end) in enumerate(passage.sentences):
-                units.append(Unit(index, number, passage.text[start:end]))
+        units.append(Unit(index, "passage", -1, passage.text))
+        if passage.citation.question:
+            units.append(Unit(index, "passage+context", -1, lexical_text(passage)))
+        spans = passage.sentences
+        if len(spans) > 1:
+            for number, (start, end) in enumerate(spans):
+                units.append(Unit(index, "sentence", number, passage.text[start:end]))
+            for number in range(len(spans)):
+                first, last = spans[max(0, number - 1)], spans[min(len(spans) - 1, number + 1)]
+                units.append(Unit(index, "window", number, passage.text[first[0]:last[1]]))
     return units
 
 
 def lexical_text(passage: Passage) -> str:
-    """What BM25 indexes: the passage, with the question it answers as context."""
-    return f"{passage.citation.question or ''}\n{passage.text}"
+    """What BM25 sees of a passage: who speaks it, the question it answers, then its words.
+
+    A question naming the interviewee ("what does Carley think...") should match his own
+    answers, which never name him, as well as the introduction, which does.
+    """
+    return "\n".join(filter(None, (passage.citation.speaker, passage.citation.question, passage.text)))
 
 
 class Retrieval:
-    """Everything needed to score passages against a query, loaded once."""
+    """The indexes for one corpus, loaded once, measuring queries against every passage."""
 
     def __init__(self, passages: list[Passage], units: list[Unit], vectors: VectorIndex, encoder: Encoder):
         self.passages = passages
@@ -69,55 +92,50 @@ class Retrieval:
         self.encoder = encoder
         self.answerable = np.array([p.answerable for p in passages])
         self.lexical = LexicalIndex([lexical_text(p) for p in passages])
-        self.unit_passage = np.array([u.passage for u in units])
+        self.idf = self.lexical.idf
+        # Every sentence of every passage, flat; passage i owns sentence_start[i]:sentence_start[i + 1].
+        counts = [len(p.sentences) for p in passages]
+        self.sentence_start = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        self.sentence_owner = np.repeat(np.arange(len(passages)), counts)
+        self.sentence_lexical = LexicalIndex([p.text[start:end] for p in passages for start, end in p.sentences])
+        self.unit_passage = np.array([u.passage for u in units], dtype=np.int64)
+        self.unit_kind = np.array([UNIT_KINDS.index(u.kind) for u in units], dtype=np.int64)
+        self.unit_sentence = np.array([self.sentence_start[u.passage] + u.sentence if u.kind == "sentence" else -1
+                                       for u in units], dtype=np.int64)
 
-    def rank(self, query: str, retriever: str = "full", depth: int = 10) -> list[Scored]:
-        """The best `depth` answerable passages for `query`, best first."""
-        if retriever not in RETRIEVERS:
-            raise ValueError(f"unknown retriever {retriever!r}: choose from {', '.join(RETRIEVERS)}")
-        dense, sentences = self.dense_scores(query) if retriever != "bm25" else (None, {})
-        lexical = self.lexical.scores(query) if retriever != "dense" else None
-        if retriever == "bm25":
-            scores = lexical
-        elif retriever == "dense":
-            scores = dense
-        elif retriever == "hybrid":
-            scores = rrf(dense, lexical)
-        else:
-            scores = 0.6 * dense + 0.4 * scale(lexical)
-        scores = np.where(self.answerable, scores, -np.inf)
-        order = np.argsort(-scores, kind="stable")[:depth]
-        empty = np.zeros(0, dtype=np.float32)
-        return [Scored(int(i), float(scores[i]), sentences.get(int(i), empty)) for i in order if np.isfinite(scores[i])]
+    def signals(self, query: str) -> Signals:
+        """Measure `query` against every passage and sentence."""
+        dense, sentence_dense = self._dense(query)
+        weights = {term: self.idf.get(term, self.lexical.unknown_idf) for term in set(self.lexical.terms(query))}
+        total = sum(weights.values())
+        known = [term for term in weights if term in self.idf]
+        coverage = self.lexical.presence(known) @ np.array([weights[t] for t in known], dtype=np.float32)
+        sentence_lexical = self.sentence_lexical.scores(query)
+        best_sentence = np.zeros(len(self.passages), dtype=np.float32)
+        np.maximum.at(best_sentence, self.sentence_owner, sentence_lexical)
+        return Signals(query=query, dense=dense, lexical=self.lexical.scores(query),
+                       best_sentence_lexical=best_sentence,
+                       coverage=(coverage / total if total else coverage).astype(np.float32),
+                       unknown_share=sum(weights[t] for t in weights if t not in self.idf) / total if total else 0.0,
+                       sentence_dense=sentence_dense, sentence_lexical=sentence_lexical,
+                       sentence_start=self.sentence_start)
 
-    def dense_scores(self, query: str) -> tuple[np.ndarray, dict[int, np.ndarray]]:
-        """Per passage, its best unit's cosine; per passage, each sentence's cosine."""
+    def _dense(self, query: str) -> tuple[dict[str, np.ndarray], np.ndarray]:
         vector = self.encoder.encode_query(query)
-        cosines, rows = self.vectors.search(vector, DENSE_DEPTH)
-        best = np.full(len(self.passages), -1.0, dtype=np.float32)
-        sentences: dict[int, np.ndarray] = {}
-        for cosine, row in zip(cosines[0], rows[0]):
-            if row < 0:
-                continue
-            unit = self.units[row]
-            best[unit.passage] = max(best[unit.passage], cosine)
-            if unit.sentence >= 0:
-                count = len(self.passages[unit.passage].sentences)
-                sentences.setdefault(unit.passage, np.full(count, -1.0, dtype=np.float32))[unit.sentence] = cosine
+        count = self.vectors.manifest.count
+        cosines, rows = self.vectors.search(vector, count if count <= SEARCH_ALL_BELOW else DENSE_DEPTH)
+        valid = rows[0] >= 0
+        cosines, rows = cosines[0][valid], rows[0][valid]
+        floor = float(cosines.min()) if cosines.size else 0.0
+        best = {}
+        for number, kind in enumerate(UNIT_KINDS):
+            of_kind = self.unit_kind[rows] == number
+            best[kind] = np.full(len(self.passages), floor, dtype=np.float32)
+            np.maximum.at(best[kind], self.unit_passage[rows[of_kind]], cosines[of_kind])
+        # A passage without context or of one sentence has no such unit: its whole stands in.
+        for kind in ("passage+context", "sentence", "window"):
+            best[kind] = np.maximum(best[kind], best["passage"])
+        sentences = np.full(len(self.sentence_owner), floor, dtype=np.float32)
+        is_sentence = self.unit_sentence[rows] >= 0
+        sentences[self.unit_sentence[rows[is_sentence]]] = cosines[is_sentence]
         return best, sentences
-
-
-def scale(scores: np.ndarray) -> np.ndarray:
-    """Divide by the maximum, so a lexical score sits in [0, 1] like a cosine."""
-    top = float(scores.max()) if scores.size else 0.0
-    return scores / top if top > 0 else scores
-
-
-def rrf(*score_lists: np.ndarray) -> np.ndarray:
-    """Reciprocal rank fusion of several score vectors over the same passages."""
-    fused = np.zeros_like(score_lists[0], dtype=np.float64)
-    for scores in score_lists:
-        ranks = np.empty(len(scores), dtype=np.int64)
-        ranks[np.argsort(-scores, kind="stable")] = np.arange(1, len(scores) + 1)
-        fused += 1.0 / (RRF_K + ranks)
-    return fused.astype(np.float32)

@@ -9,12 +9,19 @@ from __future__ import annotations
 
 import re
 
-LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
+BLANK_LINE = r"\n[ \t\u00a0]*\n"  # a paragraph break; the parser splits documents at these
+# A markdown link [text](url). Its text may wrap onto a new line but never crosses a paragraph
+# break (so the raw file and a passage strip the same links), and neither part holds a "[": a run
+# of unclosed brackets is then scanned once, not once per bracket.
+LINK = re.compile(r"\[((?:[^\[\]\n]|\n(?![ \t\u00a0]*\n))*)\]\([^)\[\n]*\)")
 WHITESPACE = re.compile(r"\s+")
 # Words that end in a period without ending a sentence.
 ABBREVIATIONS = {"vol", "vols", "no", "nos", "pp", "p", "ed", "eds", "mr", "mrs", "ms", "dr",
                  "prof", "st", "vs", "cf", "e.g", "i.e", "etc", "al", "ch", "fig", "jr", "sr"}
-SENTENCE_END = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s+[\"'“‘(\[]?[A-Z0-9])")
+# A run of end marks (taken whole, from its first mark: a long run of dots is one try, not one per
+# dot), closing quotes or brackets, then a space and what can open a sentence.
+SENTENCE_END = re.compile(r"(?<![.!?…])[.!?…]++[\"'”’)\]]*+(?=\s+[\"'“‘(\[]?[A-Z0-9])")
+WORD_WINDOW = 40  # characters looked back for the word before an end mark; abbreviations are short
 
 
 def strip_markup(text: str) -> str:
@@ -33,7 +40,7 @@ def sentence_spans(text: str) -> tuple[tuple[int, int], ...]:
     spans = []
     start = 0
     for match in SENTENCE_END.finditer(text):
-        before = text[start:match.start()].rsplit(None, 1)
+        before = text[max(start, match.start() - WORD_WINDOW):match.start()].rsplit(None, 1)
         last_word = before[-1].lower().strip("(\"'“‘") if before else ""
         if match.group().startswith(".") and (last_word in ABBREVIATIONS or re.fullmatch(r"[a-z]", last_word)):
             continue

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -12,6 +15,8 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO / "corpus"
 SOURCE = CORPUS / "carley-interview-2022.txt"
+ARTIFACTS = REPO / "test-artifacts"  # screenshots and the like, git-ignored
+SERVER_START_SECONDS = 240  # model load on a busy 2-core machine; a healthy start takes well under a minute
 
 
 @pytest.fixture(scope="session")
@@ -35,10 +40,56 @@ def document(engine):
 def run_rag(index_dir, engine):
     """Run the real `rag` command against the session's index; returns the CompletedProcess."""
 
-    def run(*args: str, stdin: bytes | str | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
-        env = {**os.environ, "RAG_INDEX_DIR": str(index_dir), "RAG_CORPUS_DIR": str(CORPUS)}
+    def run(*args: str | bytes, stdin: bytes | str | None = None, timeout: float = 120,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+        env = {**os.environ, "RAG_INDEX_DIR": str(index_dir), "RAG_CORPUS_DIR": str(CORPUS), **(env or {})}
         data = stdin.encode() if isinstance(stdin, str) else stdin
         return subprocess.run([sys.executable, "-m", "rag.cli", *args], input=data, capture_output=True,
                               env=env, timeout=timeout, cwd=REPO)
 
     return run
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def server(index_dir, engine, tmp_path_factory) -> str:
+    """The real `rag serve` on a free port over the session's index; its base URL, ready to answer."""
+    port = free_port()
+    log_path = tmp_path_factory.mktemp("server") / "serve.log"
+    env = {**os.environ, "RAG_INDEX_DIR": str(index_dir), "RAG_CORPUS_DIR": str(CORPUS)}
+    with log_path.open("wb") as log:
+        process = subprocess.Popen([sys.executable, "-m", "rag.cli", "serve", "--port", str(port)], cwd=REPO,
+                                   env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + SERVER_START_SECONDS
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"rag serve exited with {process.returncode}:\n{log_path.read_text()}")
+            try:
+                with urllib.request.urlopen(url + "gradio_api/info", timeout=5):
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    pytest.fail(f"rag serve not ready after {SERVER_START_SECONDS}s:\n{log_path.read_text()}")
+                time.sleep(0.5)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture(scope="session")
+def client(server):
+    from gradio_client import Client
+
+    return Client(server, verbose=False)

@@ -151,3 +151,85 @@ def test_sentences_split_at_ends_but_not_at_initials():
     parts = [text[s:e] for s, e in sentence_spans(text)]
     assert parts == ["In the 1930s his interlocutor was Maksim M. Litvinov, the narkom.", "See vol. 1 of it.",
                      "Why?", "Because."]
+
+
+def test_more_unusable_files_are_skipped_each_with_its_reason(tmp_path):
+    (tmp_path / "good.md").write_text("Plain words in a sentence.", encoding="utf-8")
+    (tmp_path / "utf16.txt").write_text("Plain words.", encoding="utf-16")
+    (tmp_path / "blank.txt").write_text(" \n\n\t\n", encoding="utf-8")
+    (tmp_path / "markup.md").write_text("**\n\n---\n\n\\*\\*", encoding="utf-8")
+    (tmp_path / "badmeta.txt").write_text("Words here.", encoding="utf-8")
+    (tmp_path / "badmeta.meta.json").write_text("{not json", encoding="utf-8")
+    (tmp_path / "listmeta.txt").write_text("Words here.", encoding="utf-8")
+    (tmp_path / "listmeta.meta.json").write_text('["a"]', encoding="utf-8")
+    (tmp_path / "speakers.txt").write_text("Words here.", encoding="utf-8")
+    (tmp_path / "speakers.meta.json").write_text('{"speakers": ["TP"]}', encoding="utf-8")
+    (tmp_path / "folder.txt").mkdir()
+    corpus = read_corpus(tmp_path)
+    assert [d.id for d in corpus.documents] == ["good"]
+    assert sorted(corpus.skipped) == [
+        "skipped badmeta.txt: badmeta.meta.json is not valid JSON (Expecting property name enclosed in double "
+        "quotes: line 1 column 2 (char 1))",
+        "skipped blank.txt: no text in it",
+        "skipped listmeta.txt: listmeta.meta.json must hold a JSON object",
+        "skipped markup.md: no text in it",
+        'skipped speakers.txt: speakers.meta.json: "speakers" must map initials to names, like {"TP": "The Postil"}',
+        "skipped utf16.txt: UTF-16 text: save it as UTF-8",
+    ]
+
+
+def test_a_corpus_of_only_unusable_files_is_an_error_naming_each(tmp_path):
+    (tmp_path / "latin1.txt").write_bytes("caf\xe9".encode("latin-1"))
+    (tmp_path / "empty.md").write_text("", encoding="utf-8")
+    (tmp_path / "notes.pdf").write_bytes(b"%PDF-1.4")
+    with pytest.raises(CorpusError) as error:
+        read_corpus(tmp_path)
+    assert str(error.value) == (f"no usable document in {tmp_path} (skipped empty.md: no text in it; "
+                                "skipped latin1.txt: not UTF-8 text (byte 3))")
+
+
+def test_a_huge_file_is_skipped_unread_and_the_rest_still_indexed(tmp_path):
+    """100 MB of real text: refused by its size alone, with a notice; the good file is still read."""
+    (tmp_path / "good.txt").write_text("The treaty was signed in 1934.", encoding="utf-8")
+    line = ("All work and no play makes a long file. " * 25 + "\n\n").encode()
+    with (tmp_path / "huge.txt").open("wb") as handle:
+        for _ in range(100 * 2**20 // len(line) + 1):
+            handle.write(line)
+    corpus = read_corpus(tmp_path)
+    assert [d.id for d in corpus.documents] == ["good"]
+    assert corpus.skipped == ["skipped huge.txt: 100 MiB is over the 20 MiB limit"]
+
+
+def test_a_file_with_no_structure_at_all_is_one_exact_passage(tmp_path):
+    words = " ".join(f"w{n}" for n in range(5000))  # no blank line, no heading, no sentence end
+    (tmp_path / "flat.txt").write_text(words, encoding="utf-8")
+    doc = read_corpus(tmp_path).documents[0]
+    assert [(p.role, p.citation.section, p.text) for p in doc.passages] == [("paragraph", "body", words)]
+    assert doc.passages[0].sentences == ((0, len(words)),)
+
+
+@pytest.mark.parametrize("raw, texts", [
+    ("# *", []),  # a heading with no words makes no empty passage
+    ("Intro text.\n\n## \\*\n\nMore text.", ["Intro text.", "More text."]),
+    ("[A\n\nB](c)", ["[A", "B](c)"]),  # link syntax never spans a paragraph break
+    ("see [Silent\nConflict](#) here", ["see Silent Conflict here"]),  # but may wrap a line
+    ("a broken line\n\n---\n\nand its end", ["a broken line", "and its end"]),  # no join across a rule
+    ("**TP:** a broken line\n\n**MJC:**\n\nand its end", ["a broken line", "and its end"]),  # nor an empty turn
+])
+def test_parser_edge_cases_found_by_fuzzing(raw, texts):
+    doc = parse_document("d", raw, {})
+    assert [p.text for p in doc.passages] == texts
+    for passage in doc.passages:
+        assert normalise(passage.text) in normalise(raw)
+
+
+@pytest.mark.parametrize("raw", [
+    "." * 200_000,  # was quadratic in the sentence splitter
+    "[" * 200_000,  # was quadratic in the link pattern
+    "[a](" * 50_000,
+    "and it goes on\n\n" * 20_000,  # was quadratic in mending broken paragraphs
+])
+def test_pathological_text_parses_in_linear_time(raw):
+    """No timing assertion: before the fix each of these took minutes; now the suite just runs on."""
+    doc = parse_document("d", raw, {})
+    assert "".join(p.text for p in doc.passages).replace(" ", "") == normalise(raw).replace(" ", "")

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from embeddings import Encoder, IndexStore
+from embeddings import Encoder, IndexStore, IndexStoreError
 from embeddings.encoder import ModelNotFound, resolve_model
 from embeddings.store import FORMAT_VERSION
 
@@ -76,3 +76,36 @@ def test_a_changed_corpus_rebuilds(tmp_path, encoder):
 def test_no_temporary_files_are_left_behind(tmp_path, encoder):
     build(IndexStore(tmp_path, notice=lambda m: None), encoder)
     assert sorted(p.name for p in tmp_path.iterdir()) == [".lock", "index.faiss", "manifest.json", "query-encoder.onnx"]
+
+
+def test_an_index_of_another_dimension_under_the_same_model_name_is_rebuilt(tmp_path, encoder):
+    """As if the model folder behind the name had changed: an 8-dimensional index, consistent on its own."""
+    import faiss
+
+    from embeddings.store import file_sha256
+
+    build(IndexStore(tmp_path, notice=lambda m: None), encoder)
+    foreign = faiss.IndexFlatIP(8)
+    foreign.add(np.eye(8, dtype=np.float32)[:3])
+    faiss.write_index(foreign, str(tmp_path / "index.faiss"))
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    manifest.update(dim=8, index_sha256=file_sha256(tmp_path / "index.faiss"),
+                    index_bytes=(tmp_path / "index.faiss").stat().st_size)
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    notices = []
+    index = build(IndexStore(tmp_path, notice=notices.append), encoder)
+    assert "it holds 8-dimensional vectors, model all-MiniLM-L6-v2 gives 384" in notices[0]
+    scores, rows = index.search(encoder.encode(["Which pact did Poland sign?"]), 1)
+    assert index.manifest.dim == 384 and rows[0][0] == 1
+
+
+def test_a_killed_builds_temporary_files_are_cleared_by_the_next_build(tmp_path, encoder):
+    (tmp_path / ".index.faiss.k1ll3d.tmp").write_bytes(b"half an index")
+    build(IndexStore(tmp_path, notice=lambda m: None), encoder)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".lock", "index.faiss", "manifest.json", "query-encoder.onnx"]
+
+
+def test_an_index_folder_that_is_a_file_is_a_clear_error(tmp_path, encoder):
+    (tmp_path / "index").write_text("not a folder")
+    with pytest.raises(IndexStoreError, match="the index folder .* is a file: set RAG_INDEX_DIR to a folder"):
+        build(IndexStore(tmp_path / "index"), encoder)

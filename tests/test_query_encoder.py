@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
 import numpy as np
 import pytest
+from safetensors.numpy import load_file, save_file
 
 from embeddings import Encoder, IndexStore, resolve_model
 from embeddings.onnx_encoder import OnnxEncoder
@@ -78,18 +80,31 @@ def test_a_missing_or_corrupt_export_is_rebuilt_with_a_notice(tmp_path, encoder,
     assert rows[0][0] == 1
 
 
-def test_the_export_is_kept_for_a_new_corpus_and_redone_for_another_model(tmp_path, encoder):
-    build(IndexStore(tmp_path, notice=lambda m: None), encoder)
-    exported = (tmp_path / QUERY_MODEL_FILE).stat().st_ino
-    build(IndexStore(tmp_path, notice=lambda m: None), encoder, texts=TEXTS + ["New text."], corpus_hash="c2")
-    assert (tmp_path / QUERY_MODEL_FILE).stat().st_ino == exported  # same model: the export is reused
+def test_the_export_follows_the_model_files_not_the_corpus_or_the_name(tmp_path, encoder):
+    index_dir, model_dir = tmp_path / "index", tmp_path / "model"
+    build(IndexStore(index_dir, notice=lambda m: None), encoder)
+    exported = (index_dir / QUERY_MODEL_FILE).stat().st_ino
+    build(IndexStore(index_dir, notice=lambda m: None), encoder, texts=TEXTS + ["New text."], corpus_hash="c2")
+    assert (index_dir / QUERY_MODEL_FILE).stat().st_ino == exported  # a new corpus: the export is kept
 
-    other = Encoder(str(resolve_model(encoder.name)))  # the same weights under another name: another model
+    shutil.copytree(resolve_model(encoder.name), model_dir)
+    copy = Encoder(str(model_dir))  # the same files under another name: the index is rebuilt, the export kept
     notices = []
-    index = build(IndexStore(tmp_path, notice=notices.append), other, corpus_hash="c2")
+    build(IndexStore(index_dir, notice=notices.append), copy, corpus_hash="c2")
     assert "built with model all-MiniLM-L6-v2" in notices[0]
-    assert (tmp_path / QUERY_MODEL_FILE).stat().st_ino != exported
-    assert index.manifest.model == other.name and other.query_backend == "onnx"
+    assert (index_dir / QUERY_MODEL_FILE).stat().st_ino == exported
+
+    weights = load_file(str(model_dir / "model.safetensors"))  # other weights behind the same name
+    weights["encoder.layer.5.output.LayerNorm.weight"] *= 1.5
+    save_file(weights, str(model_dir / "model.safetensors"))
+    changed = Encoder(str(model_dir))
+    index = build(IndexStore(index_dir, notice=lambda m: None), changed, corpus_hash="c3")
+    assert (index_dir / QUERY_MODEL_FILE).stat().st_ino != exported
+    assert changed.query_backend == "onnx"
+    question = "Which pact did Poland sign?"
+    assert float(changed.encode_query(question)[0] @ changed.encode([question])[0]) >= 0.9999
+    assert float(changed.encode_query(question)[0] @ encoder.encode([question])[0]) < 0.9999
+    assert index.search(changed.encode_query(question), 1)[1][0][0] == 1
 
 
 def test_an_export_onnxruntime_cannot_load_falls_back_to_torch(tmp_path, encoder):

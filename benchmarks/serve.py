@@ -1,0 +1,93 @@
+"""How fast `rag serve` answers: time to the first /ask answer after start, and 20 clients at once.
+
+    .venv/bin/python benchmarks/serve.py [--clients 20] [--rounds 3]
+
+Builds the index first if needed (untimed), so the figure is start-up on a built index.
+Prints figures; asserts nothing (speed depends on the machine).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+QUESTIONS = ["Who was Litvinov?", "Where does Professor Carley teach?", "How did Poland view Hitler?",
+             "What was the role of Britain and France?"]
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def first_answer(url: str, process: subprocess.Popen, started: float) -> tuple[float, float]:
+    """Seconds from start until the server answers HTTP, and until its first /ask answer."""
+    from gradio_client import Client
+
+    while True:
+        if process.poll() is not None:
+            sys.exit(f"rag serve exited with {process.returncode}")
+        try:
+            with urllib.request.urlopen(url + "gradio_api/info", timeout=5):
+                break
+        except OSError:
+            time.sleep(0.05)
+    listening = time.monotonic() - started
+    Client(url, verbose=False).predict(QUESTIONS[0], api_name="/ask")
+    return listening, time.monotonic() - started
+
+
+def crowd(url: str, clients: int) -> tuple[float, list[float]]:
+    """`clients` separate clients asking at once: wall time and each one's latency."""
+    from gradio_client import Client
+
+    def one(number: int) -> float:
+        client = Client(url, verbose=False)
+        asked = time.monotonic()
+        result = client.predict(QUESTIONS[number % len(QUESTIONS)], api_name="/ask")
+        assert result["answers"], result
+        return time.monotonic() - asked
+
+    began = time.monotonic()
+    with ThreadPoolExecutor(max_workers=clients) as pool:
+        latencies = list(pool.map(one, range(clients)))
+    return time.monotonic() - began, latencies
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    rag = [sys.executable, "-m", "rag.cli"]
+    subprocess.run([*rag, "index"], cwd=REPO, check=True, stdout=subprocess.DEVNULL)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/"
+    started = time.monotonic()
+    process = subprocess.Popen([*rag, "serve", "--port", str(port)], cwd=REPO, env=os.environ.copy(),
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        listening, answered = first_answer(url, process, started)
+        print(f"rag serve on a built index: listening after {listening:.1f}s, first /ask answer after {answered:.1f}s")
+        for round_number in range(1, args.rounds + 1):
+            wall, latencies = crowd(url, args.clients)
+            print(f"round {round_number}: {args.clients} clients at once, all answered in {wall:.2f}s; "
+                  f"latency median {statistics.median(latencies):.2f}s, max {max(latencies):.2f}s")
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+
+
+if __name__ == "__main__":
+    main()

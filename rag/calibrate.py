@@ -1,0 +1,177 @@
+"""Fit the `full` retriever's ranker, abstainer and highlight weight, and say how well they generalise.
+
+    python -m rag.calibrate QUESTIONS.jsonl [MORE.jsonl ...] [--folds 5] [--write]
+
+Question files use the evaluation format (`expected: []` marks a question the
+corpus does not answer). Every figure is printed twice: fitted on all questions
+(in-sample) and on held-out folds (each question scored by models fitted without
+it). A large gap means the models learned the questions rather than the task.
+`--write` saves the all-question fit to rag/model.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import ranking
+from .followup import standalone_query
+from .ranking import PASSAGE_FEATURES, QUERY_FEATURES, LinearModel, Models
+from .retrieval import Signals
+from .text import normalise
+
+RANKER_C = 0.1  # L2 strength: strong, since a few dozen questions train it
+MAX_WRONG_ABSTAIN = 0.05  # the share of answerable questions the abstainer may refuse
+HIGHLIGHT_WEIGHTS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5)
+
+
+@dataclass
+class Item:
+    id: str
+    kind: str
+    signals: Signals
+    features: np.ndarray  # passage features, all passages
+    relevant: np.ndarray  # bool per passage
+    expected: list[str]
+
+    @property
+    def answerable(self) -> bool:
+        return bool(self.expected)
+
+
+def load_items(engine, paths: list[Path]) -> list[Item]:
+    items = []
+    mask = engine.retrieval.answerable
+    for path in paths:
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if not line.strip():
+                continue
+            record = json.loads(line)
+            query = standalone_query(record["question"], record.get("history") or [])
+            signals = engine.retrieval.signals(query)
+            expected = [normalise(e) for e in record["expected"]]
+            relevant = np.array([any(e in normalise(p.text) for e in expected) for p in engine.passages]) & mask
+            items.append(Item(record["id"], record.get("kind", ""), signals, ranking.passage_features(signals, mask),
+                              relevant, expected))
+    return items
+
+
+def fit_ranker(items: list[Item], mask: np.ndarray) -> LinearModel:
+    from sklearn.linear_model import LogisticRegression
+
+    rows = [it for it in items if it.answerable and it.relevant.any()]
+    features = np.concatenate([it.features[mask] for it in rows])
+    labels = np.concatenate([it.relevant[mask] for it in rows])
+    model = LogisticRegression(C=RANKER_C, class_weight="balanced", max_iter=5000).fit(features, labels)
+    return LinearModel(PASSAGE_FEATURES, tuple(model.coef_[0]), float(model.intercept_[0]))
+
+
+def ranked_passages(item: Item, ranker: LinearModel, mask: np.ndarray) -> tuple[list[int], np.ndarray]:
+    scores = np.where(mask, ranker.score(item.features), -np.inf)
+    return [int(i) for i in np.argsort(-scores, kind="stable")[:10]], scores
+
+
+def fit_abstainer(items: list[Item], ranker: LinearModel, mask: np.ndarray) -> LinearModel:
+    """Logistic on query evidence; the threshold keeps wrong abstentions within MAX_WRONG_ABSTAIN."""
+    from sklearn.linear_model import LogisticRegression
+
+    features = np.concatenate([ranking.query_features(it.signals, *ranked_passages(it, ranker, mask)) for it in items])
+    labels = np.array([not it.answerable for it in items])
+    model = LogisticRegression(C=1.0, class_weight="balanced", max_iter=5000).fit(features, labels)
+    abstainer = LinearModel(QUERY_FEATURES, tuple(model.coef_[0]), float(model.intercept_[0]))
+    answerable_probabilities = np.sort(abstainer.probability(features[~labels]))
+    allowed = int(np.floor(MAX_WRONG_ABSTAIN * len(answerable_probabilities)))
+    threshold = answerable_probabilities[-allowed - 1] + 1e-6 if len(answerable_probabilities) else 0.5
+    return LinearModel(abstainer.features, abstainer.weights, abstainer.bias, max(float(threshold), 0.05))
+
+
+def span_hit(item: Item, engine, models: Models, top: int) -> bool:
+    passage = engine.passages[top]
+    spans = ranking.highlight(passage, top, item.signals, models)
+    text = normalise(" ".join(passage.text[s:e] for s, e in spans))
+    return any(e in text for e in item.expected)
+
+
+def fit(items: list[Item], engine) -> Models:
+    mask = engine.retrieval.answerable
+    ranker = fit_ranker(items, mask)
+    abstainer = fit_abstainer(items, ranker, mask)
+    best_weight = max(HIGHLIGHT_WEIGHTS, key=lambda w: sum(
+        span_hit(it, engine, Models(ranker, abstainer, w), ranked_passages(it, ranker, mask)[0][0])
+        for it in items if it.answerable))
+    return Models(ranker, abstainer, best_weight)
+
+
+def measure(items: list[Item], engine, models_for) -> dict[str, float]:
+    """hit@k, span@1 and abstention, each item scored by `models_for(item)`."""
+    mask = engine.retrieval.answerable
+    hits = {1: 0, 3: 0, 5: 0}
+    span = abstained_right = abstained_wrong = 0
+    answerable = [it for it in items if it.answerable]
+    for item in items:
+        models = models_for(item)
+        ranked, scores = ranked_passages(item, models.ranker, mask)
+        probability, threshold = ranking.abstain_probability(item.signals, ranked, scores, models)
+        if not item.answerable:
+            abstained_right += probability >= threshold
+            continue
+        abstained_wrong += probability >= threshold
+        for k in hits:
+            hits[k] += bool(item.relevant[ranked[:k]].any())
+        span += span_hit(item, engine, models, ranked[0])
+    unanswerable = len(items) - len(answerable)
+    return {**{f"hit@{k}": v / max(len(answerable), 1) for k, v in hits.items()},
+            "span@1": span / max(len(answerable), 1),
+            "abstain_unanswerable": abstained_right / max(unanswerable, 1),
+            "abstain_answerable": abstained_wrong / max(len(answerable), 1)}
+
+
+def held_out(items: list[Item], engine, folds: int, seed: int):
+    """For each item, the models fitted on the folds that do not hold it."""
+    order = np.random.default_rng(seed).permutation(len(items))
+    fold_of = {items[i].id: n % folds for n, i in enumerate(order)}
+    fitted = [fit([it for it in items if fold_of[it.id] != f], engine) for f in range(folds)]
+    return lambda item: fitted[fold_of[item.id]]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m rag.calibrate", description=__doc__.splitlines()[0])
+    parser.add_argument("files", nargs="+", type=Path)
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--seeds", type=int, default=3, help="repeat the fold split this many times")
+    parser.add_argument("--write", action="store_true", help=f"save the fit to {ranking.MODEL_FILE}")
+    args = parser.parse_args(argv)
+
+    import rag
+
+    engine = rag.load()
+    sets = {path.name: load_items(engine, [path]) for path in args.files}
+    items = [item for subset in sets.values() for item in subset]
+    models = fit(items, engine)
+    splits = [held_out(items, engine, args.folds, seed) for seed in range(args.seeds)]
+    print(f"{len(items)} questions, {sum(it.answerable for it in items)} answerable; "
+          f"held-out = {args.folds}-fold cross-validation, averaged over {args.seeds} splits")
+    for name, subset in [("all", items), *sets.items()]:
+        in_sample = measure(subset, engine, lambda item: models)
+        cv = [measure(subset, engine, split) for split in splits]
+        print(f"\n{name:24}{'in-sample':>10}{'held-out':>10}")
+        for key in in_sample:
+            print(f"  {key:22}{in_sample[key]:10.3f}{np.mean([c[key] for c in cv]):10.3f}")
+    print("ranker:", dict(zip(models.ranker.features, np.round(models.ranker.weights, 3))))
+    print("abstainer:", dict(zip(models.abstainer.features, np.round(models.abstainer.weights, 3))),
+          f"threshold {models.abstainer.threshold:.3f}; highlight lexical weight {models.highlight_lexical_weight}")
+    if args.write:
+        ranking.MODEL_FILE.write_text(json.dumps({"ranker": models.ranker.to_dict(),
+                                                  "abstainer": models.abstainer.to_dict(),
+                                                  "highlight_lexical_weight": models.highlight_lexical_weight},
+                                                 indent=2) + "\n", encoding="utf-8")
+        print(f"wrote {ranking.MODEL_FILE}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,141 @@
+"""Turn a query's signals into a ranking, the highlighted sentences, and an answer-or-abstain decision.
+
+The baselines (`bm25`, `dense`, `hybrid`) use one signal or a rank fusion of two.
+`full` scores passages with a linear model over several signals, and decides to
+abstain with a logistic model over query-level evidence (how well the best passage
+matches, by how much it beats the next, how much of the question's wording the
+corpus has never seen). Both models' weights live in `model.json`, fitted by
+`python -m rag.calibrate` with k-fold cross-validation on question sets.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+
+from .records import Passage
+from .retrieval import UNIT_KINDS, Signals
+
+RETRIEVERS = ("bm25", "dense", "hybrid", "full")
+MODEL_FILE = Path(__file__).with_name("model.json")
+RRF_K = 60  # the usual reciprocal-rank-fusion constant
+PASSAGE_FEATURES = tuple(f"dense_{k}" for k in UNIT_KINDS) + ("lexical_z", "lexical_scaled", "sentence_lexical",
+                                                               "coverage")
+QUERY_FEATURES = ("top_score", "margin", "top_cosine", "top_coverage", "unknown_share")
+
+
+@dataclass(frozen=True)
+class LinearModel:
+    """weights · features + bias; for the abstainer, a logistic probability compared to a threshold."""
+
+    features: tuple[str, ...]
+    weights: tuple[float, ...]
+    bias: float
+    threshold: float = 0.5
+
+    def score(self, matrix: np.ndarray) -> np.ndarray:
+        return matrix @ np.asarray(self.weights, dtype=np.float32) + self.bias
+
+    def probability(self, matrix: np.ndarray) -> np.ndarray:
+        return 1.0 / (1.0 + np.exp(-self.score(matrix)))
+
+    def to_dict(self) -> dict:
+        return {"features": list(self.features), "weights": [round(float(w), 6) for w in self.weights],
+                "bias": round(float(self.bias), 6), "threshold": round(float(self.threshold), 6)}
+
+
+@dataclass(frozen=True)
+class Models:
+    ranker: LinearModel
+    abstainer: LinearModel
+    highlight_lexical_weight: float  # how much a sentence's word overlap counts beside its cosine
+
+
+@cache
+def load_models(path: Path = MODEL_FILE) -> Models:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    ranker, abstainer = (LinearModel(tuple(d["features"]), tuple(d["weights"]), d["bias"], d.get("threshold", 0.5))
+                         for d in (data["ranker"], data["abstainer"]))
+    if ranker.features != PASSAGE_FEATURES or abstainer.features != QUERY_FEATURES:
+        raise ValueError(f"{path} was fitted for other features: run python -m rag.calibrate")
+    return Models(ranker, abstainer, float(data["highlight_lexical_weight"]))
+
+
+def passage_features(signals: Signals, answerable: np.ndarray) -> np.ndarray:
+    """One row per passage, one column per PASSAGE_FEATURES name."""
+    lexical = signals.lexical
+    columns = [_z(signals.dense[kind], answerable) for kind in UNIT_KINDS]
+    columns += [_z(lexical, answerable), _scaled(lexical), _scaled(signals.best_sentence_lexical), signals.coverage]
+    return np.stack(columns, axis=1).astype(np.float32)
+
+
+def scores(signals: Signals, answerable: np.ndarray, retriever: str, models: Models | None = None) -> np.ndarray:
+    """A score per passage (higher is better; -inf for passages that are never answers)."""
+    if retriever == "bm25":
+        result = signals.lexical.astype(np.float64)
+    elif retriever == "dense":
+        result = np.max([signals.dense[kind] for kind in UNIT_KINDS], axis=0).astype(np.float64)
+    elif retriever == "hybrid":
+        result = rrf(np.max([signals.dense[kind] for kind in UNIT_KINDS], axis=0), signals.lexical)
+    elif retriever == "full":
+        result = (models or load_models()).ranker.score(passage_features(signals, answerable)).astype(np.float64)
+    else:
+        raise ValueError(f"unknown retriever {retriever!r}: choose from {', '.join(RETRIEVERS)}")
+    return np.where(answerable, result, -np.inf)
+
+
+def query_features(signals: Signals, ranked: list[int], passage_scores: np.ndarray) -> np.ndarray:
+    """One row of QUERY_FEATURES: the evidence that the corpus answers this query at all."""
+    top = ranked[0]
+    second = passage_scores[ranked[1]] if len(ranked) > 1 else passage_scores[top] - 1.0
+    top_cosine = max(float(signals.dense[kind][top]) for kind in UNIT_KINDS)
+    return np.array([[passage_scores[top], passage_scores[top] - second, top_cosine, signals.coverage[top],
+                      signals.unknown_share]], dtype=np.float32)
+
+
+def abstain_probability(signals: Signals, ranked: list[int], passage_scores: np.ndarray,
+                        models: Models | None = None) -> tuple[float, float]:
+    """The probability that the corpus does not answer, and the threshold above which to abstain."""
+    abstainer = (models or load_models()).abstainer
+    return float(abstainer.probability(query_features(signals, ranked, passage_scores))[0]), abstainer.threshold
+
+
+def highlight(passage: Passage, index: int, signals: Signals, models: Models | None = None,
+              margin: float = 0.05) -> list[tuple[int, int]]:
+    """The sentence(s) of a passage that answer best: the top one, and a neighbour scoring nearly as well."""
+    spans = list(passage.sentences) or [(0, len(passage.text))]
+    if len(spans) == 1:
+        return spans
+    weight = (models or load_models()).highlight_lexical_weight
+    cosines, lexical = signals.sentences_of(index)
+    sentence_scores = cosines + weight * _scaled(lexical)
+    best = int(np.argmax(sentence_scores))
+    chosen = {best} | {n for n in (best - 1, best + 1)
+                       if 0 <= n < len(spans) and sentence_scores[n] >= sentence_scores[best] - margin}
+    return [spans[n] for n in sorted(chosen)]
+
+
+def rrf(*score_lists: np.ndarray) -> np.ndarray:
+    """Reciprocal rank fusion of several score vectors over the same passages."""
+    fused = np.zeros(len(score_lists[0]), dtype=np.float64)
+    for values in score_lists:
+        ranks = np.empty(len(values), dtype=np.int64)
+        ranks[np.argsort(-values, kind="stable")] = np.arange(1, len(values) + 1)
+        fused += 1.0 / (RRF_K + ranks)
+    return fused
+
+
+def _z(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Standardised over the passages that can be answers, so scales compare across queries."""
+    subset = values[mask]
+    spread = float(subset.std()) if subset.size else 0.0
+    return (values - float(subset.mean() if subset.size else 0.0)) / (spread if spread > 1e-9 else 1.0)
+
+
+def _scaled(values: np.ndarray) -> np.ndarray:
+    top = float(values.max()) if values.size else 0.0
+    return values / top if top > 0 else values

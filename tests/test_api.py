@@ -1,0 +1,140 @@
+"""The served API, through the real `rag serve` process: gradio_client and plain HTTP."""
+
+from __future__ import annotations
+
+import json
+import socket
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from gradio_client import Client
+from gradio_client.exceptions import AppError
+
+from rag.config import MAX_K, MAX_QUESTION_CHARS
+from ui import render
+
+OFF_TOPIC = "What is the boiling point of mercury in kelvin?"
+
+
+def test_view_api_documents_ask_and_chat_only(client):
+    endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+    assert sorted(endpoints) == ["/ask", "/chat"]
+    ask = {p["parameter_name"]: p for p in endpoints["/ask"]["parameters"]}
+    assert list(ask) == ["question", "k", "history"]
+    assert ask["k"]["parameter_default"] == 3 and ask["history"]["parameter_default"] == []
+    assert not ask["question"]["parameter_has_default"]
+    assert [p["parameter_name"] for p in endpoints["/chat"]["parameters"]] == ["message", "history"]
+
+
+def test_ask_returns_exactly_what_rag_ask_json_prints(client, run_rag, engine):
+    question = "Where does Professor Carley teach?"
+    printed = json.loads(run_rag("ask", "--json", "--k", "4", question).stdout)
+    assert client.predict(question, 4, [], api_name="/ask") == printed
+    assert client.predict(question=question, api_name="/ask") == engine.ask(question).to_dict()  # k=3, no history
+
+
+def test_follow_up_uses_the_earlier_question(client, engine):
+    alone = client.predict("how did stalin get along with him?", api_name="/ask")
+    followed = client.predict("how did stalin get along with him?", history=["Who was Litvinov?"], api_name="/ask")
+    assert "Litvinov" in followed["query"] and "Litvinov" not in alone["query"]
+    assert "Litvinov" in followed["answers"][0]["text"]
+    assert followed == engine.ask("how did stalin get along with him?", history=["Who was Litvinov?"]).to_dict()
+
+
+def test_chat_returns_the_reply_the_page_shows(client, engine):
+    names = render.source_names(engine.corpus.documents)
+    reply = client.predict("Who was Litvinov?", [], api_name="/chat")
+    assert reply == render.reply(engine.ask("Who was Litvinov?"), names)
+    assert "<blockquote>" in reply and 'class="cite-link"' in reply
+    follow_up = client.predict(message="why?", history=["Who was Litvinov?"], api_name="/chat")
+    assert follow_up == render.reply(engine.ask("why?", history=["Who was Litvinov?"]), names)
+
+
+def test_off_topic_question_abstains_in_both_endpoints(client):
+    result = client.predict(OFF_TOPIC, api_name="/ask")
+    assert result["abstained"] is True and result["reason"]
+    reply = client.predict(OFF_TOPIC, [], api_name="/chat")
+    assert reply.startswith('<div class="reply abstained" data-abstained="true"><p class="not-answered">'
+                            "The interview does not answer this question.</p>")
+    assert ("closest, not an answer" in reply) == bool(result["answers"])
+
+
+@pytest.mark.xfail(strict=True, reason="abstention is being tuned by the lead: this hiking question still gets "
+                                       "answered. When this XPASSes, abstention works: delete this mark.")
+def test_hiking_question_abstains(client):
+    assert client.predict("Can you recommend a good hiking trail near Montreal?", api_name="/ask")["abstained"]
+
+
+BAD_INPUT = [
+    (dict(question=""), "the question is empty"),
+    (dict(question="   "), "the question is empty"),
+    (dict(question="x" * (MAX_QUESTION_CHARS + 1)), f"the limit is {MAX_QUESTION_CHARS}"),
+    (dict(question="Who was Litvinov?", k=0), f"k must be a whole number from 1 to {MAX_K}"),
+    (dict(question="Who was Litvinov?", k=MAX_K + 1), f"k must be a whole number from 1 to {MAX_K}"),
+    (dict(question="Who was Litvinov?", k="3"), "k must be a whole number"),
+    (dict(question="Who was Litvinov?", k=2.5), "k must be a whole number"),
+    (dict(question=42), "the question must be text, not int"),
+    (dict(question=None), "the question must be text, not null"),
+    (dict(question="Who was Litvinov?", history="Who was he?"), "history must be a list"),
+    (dict(question="Who was Litvinov?", history=7), "history must be a list"),
+    (dict(question="Who was Litvinov?", history=[1, 2]), "history must be a list"),
+]
+
+
+@pytest.mark.parametrize("arguments, message", BAD_INPUT, ids=[str(i) for i in range(len(BAD_INPUT))])
+def test_bad_input_gets_a_plain_message(client, arguments, message):
+    with pytest.raises(AppError, match=message):
+        client.predict(api_name="/ask", **arguments)
+
+
+def test_chat_refuses_bad_input_and_the_server_goes_on(client):
+    for message, history in (("", []), ("x" * (MAX_QUESTION_CHARS + 1), []), ("why?", "not a list")):
+        with pytest.raises(AppError):
+            client.predict(message, history, api_name="/chat")
+    assert client.predict("Who was Litvinov?", api_name="/ask")["answers"]
+
+
+def test_twenty_clients_at_once_all_get_answers(server, engine):
+    questions = ["Who was Litvinov?", "Where does Professor Carley teach?", "How did Poland view Hitler?",
+                 "What was the role of Britain and France?"] * 5
+
+    def one_client(question: str) -> dict:
+        return Client(server, verbose=False).predict(question, api_name="/ask")
+
+    with ThreadPoolExecutor(max_workers=len(questions)) as pool:
+        results = list(pool.map(one_client, questions))
+    assert results == [engine.ask(q).to_dict() for q in questions]
+
+
+def http_ask(server: str, data: list) -> tuple[str, object]:
+    """The README's plain-HTTP call: POST the arguments, then read the event stream for the outcome."""
+    request = urllib.request.Request(server + "gradio_api/call/ask", data=json.dumps({"data": data}).encode(),
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        event_id = json.load(response)["event_id"]
+    with urllib.request.urlopen(f"{server}gradio_api/call/ask/{event_id}", timeout=60) as stream:
+        lines = stream.read().decode().splitlines()
+    event = next(line.removeprefix("event: ") for line in lines if line.startswith("event: "))
+    payload = json.loads(next(line.removeprefix("data: ") for line in lines if line.startswith("data: ")))
+    return event, payload
+
+
+def test_plain_http_call_protocol_from_the_readme(server, engine):
+    event, payload = http_ask(server, ["Who was Litvinov?", 2, []])
+    assert event == "complete" and payload == [engine.ask("Who was Litvinov?", k=2).to_dict()]
+    event, payload = http_ask(server, ["", 3, []])
+    assert event == "error" and payload["error"].startswith("the question is empty")
+
+
+def test_serve_warns_off_loopback_and_refuses_a_busy_port_before_loading(run_rag):
+    with socket.socket() as busy:
+        busy.bind(("0.0.0.0", 0))
+        busy.listen()
+        port = str(busy.getsockname()[1])
+        done = run_rag("serve", "--port", port, timeout=60)
+        assert done.returncode == 1
+        assert done.stderr.decode() == f"rag: error: cannot serve on 127.0.0.1 port {port}: Address already in use\n"
+        lines = run_rag("serve", "--host", "0.0.0.0", "--port", port, timeout=60).stderr.decode().splitlines()
+    assert lines[0].startswith("rag: warning: serving on 0.0.0.0, not loopback: anyone who can reach this machine")
+    assert lines[1:] == [f"rag: error: cannot serve on 0.0.0.0 port {port}: Address already in use"]

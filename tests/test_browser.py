@@ -1,0 +1,134 @@
+"""The chat page in a real headless Chromium (Debian's, driven by Playwright; `make browser` installs it)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.conftest import ARTIFACTS
+from ui import render
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+ANSWER_SECONDS = 60_000  # ms; an answer takes well under a second, the margin is for a loaded CI machine
+INJECTION = ('<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2"> '
+             '**bold** [link](javascript:window.__pwned=3)')
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        pytest.fail("Chromium is missing: run `make browser` (Debian's chromium package)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def open_page(browser, server):
+    """A fresh page on the chat at a given window size, recording every URL the page requests."""
+    pages = []
+
+    def open_at(width: int = 1280, height: int = 800):
+        page = browser.new_page(viewport={"width": width, "height": height})
+        page.requested = []
+        page.on("request", lambda request: page.requested.append(request.url))
+        page.set_default_timeout(ANSWER_SECONDS)
+        page.goto(server, wait_until="domcontentloaded")
+        page.wait_for_selector("#question textarea")
+        pages.append(page)
+        return page
+
+    yield open_at
+    for page in pages:
+        page.close()
+
+
+def ask(page, question: str, turn: int) -> None:
+    """Type a question, press Enter, and wait for reply number `turn` (1-based)."""
+    page.fill("#question textarea", question)
+    page.press("#question textarea", "Enter")
+    page.wait_for_function(f"document.querySelectorAll('#conversation .reply').length >= {turn}")
+
+
+def test_question_gets_a_quoted_answer_whose_citation_opens_the_passage(open_page, engine, server):
+    page = open_page()
+    question = "Where does Professor Carley teach?"
+    best = engine.ask(question).answers[0]
+    ask(page, question, 1)
+    quote = page.locator("#conversation figure.best blockquote")
+    assert quote.inner_text().split() == best.text.split()
+    assert any("University of Montreal" in mark for mark in quote.locator("mark").all_inner_texts())
+    link = page.locator("#conversation figure.best a.cite-link")
+    assert link.is_visible() and "Introduction, ¶" in link.inner_text()
+    assert not page.is_visible("#examples")  # the examples make way for the conversation
+
+    link.click()
+    target = page.locator(f"#{render.anchor(best.passage_id)}")
+    page.wait_for_function("el => el.classList.contains('marked')", arg=target.element_handle())
+    assert page.locator("#source .passage.marked").count() == 1
+    expect(target).to_be_in_viewport(ratio=0.5)  # scrolled into view within the source panel
+    assert target.inner_text().split()[-len(best.text.split()):] == best.text.split()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "chat.png"))
+    assert all(url.startswith(server) for url in page.requested), "the page fetched something from elsewhere"
+
+
+def test_html_and_markdown_in_a_question_are_shown_as_text_and_never_run(open_page):
+    page = open_page()
+    ask(page, INJECTION, 1)
+    page.wait_for_timeout(300)  # give any injected handler the chance to fire
+    assert page.evaluate("window.__pwned") is None
+    assert page.locator("#conversation .asked-by-user").inner_text() == INJECTION
+    assert page.evaluate("document.querySelectorAll('#conversation img, #conversation script, "
+                         "#conversation .asked-by-user *').length") == 0
+
+
+def test_follow_up_then_new_conversation(open_page, engine):
+    page = open_page()
+    page.get_by_role("button", name="Who was Litvinov?").click()  # an example question
+    page.wait_for_function("document.querySelectorAll('#conversation .reply').length == 1")
+    ask(page, "how did stalin get along with him?", 2)
+    expected = engine.ask("how did stalin get along with him?", history=["Who was Litvinov?"]).answers[0]
+    second = page.locator("#conversation .turn").nth(1)
+    assert second.locator("figure.best").get_attribute("data-passage") == expected.passage_id
+
+    page.click("#new-conversation")
+    page.wait_for_function("document.querySelectorAll('#conversation .turn').length == 0")
+    assert page.is_visible("#examples")
+    ask(page, "how did stalin get along with him?", 1)  # no history now: asked on its own
+    alone = engine.ask("how did stalin get along with him?").answers[0]
+    assert page.locator("#conversation figure.best").get_attribute("data-passage") == alone.passage_id
+
+
+def test_abstention_reads_as_a_plain_sentence(open_page):
+    page = open_page()
+    ask(page, "What is the boiling point of mercury in kelvin?", 1)
+    reply = page.locator("#conversation .reply")
+    assert reply.locator("p.not-answered").inner_text() == "The interview does not answer this question."
+    if reply.locator("blockquote").count():
+        assert "closest, not an answer" in reply.locator("details summary").inner_text()
+        assert reply.locator("mark").count() == 0
+
+
+def test_phone_width_stacks_without_sideways_scrolling(open_page, engine):
+    page = open_page(390, 844)
+    ask(page, "Who was Litvinov?", 1)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    quote = page.locator("#conversation figure.best blockquote").bounding_box()
+    source = page.locator("#source-panel").bounding_box()
+    assert quote["x"] >= 0 and quote["x"] + quote["width"] <= 390
+    assert source["y"] > quote["y"]  # the interview sits below the chat, not beside it
+    page.locator("#conversation figure.best a.cite-link").click()
+    target = page.locator(f"#{render.anchor(engine.ask('Who was Litvinov?').answers[0].passage_id)}")
+    page.wait_for_function("el => el.classList.contains('marked')", arg=target.element_handle())
+    expect(target).to_be_in_viewport(ratio=0.5)
+    page.screenshot(path=str(ARTIFACTS / "chat-phone.png"))

@@ -1,0 +1,126 @@
+"""The page's HTML: quotes verbatim with highlights and citations, the source anchored, everything escaped."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from html import unescape
+from html.parser import HTMLParser
+
+import pytest
+
+from rag.text import normalise
+from ui import render
+from ui.app import is_loopback
+
+
+class Elements(HTMLParser):
+    """Every start tag with its attributes, and the text, of an HTML fragment."""
+
+    def __init__(self, html: str):
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, dict]] = []
+        self.text: list[str] = []
+        self.feed(html)
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+    def all(self, tag: str) -> list[dict]:
+        return [attrs for name, attrs in self.tags if name == tag]
+
+
+def inner(html: str, tag: str) -> list[str]:
+    """The unescaped text inside each <tag>…</tag> (tags stripped), in order."""
+    return [unescape(re.sub(r"<[^>]+>", "", m)) for m in re.findall(rf"<{tag}\b[^>]*>(.*?)</{tag}>", html, re.S)]
+
+
+@pytest.fixture(scope="module")
+def names(engine):
+    return render.source_names(engine.corpus.documents)
+
+
+def test_best_passage_is_quoted_verbatim_with_its_answering_sentence_marked(engine, names):
+    result = engine.ask("Where does Professor Carley teach?")
+    html = render.reply(result, names)
+    best = result.answers[0]
+    quotes = inner(html, "blockquote")
+    assert quotes[0] == best.text  # verbatim: escaping and marks change nothing a reader sees
+    assert len(quotes) == len(result.answers)
+    marks = inner(html.split("</blockquote>")[0], "mark")
+    assert marks and all(mark in best.text for mark in marks)
+    assert any("University of Montreal" in mark for mark in marks)
+    assert html.index("<details") > html.index("</blockquote>")  # the others come after, collapsed
+    assert "2 more passages" in html
+
+
+def test_citation_names_speaker_question_section_and_paragraph(engine, names):
+    result = engine.ask("What was the role of Britain and France?")
+    answer = next(a for a in result.answers if a.citation.speaker)
+    html = render.citation_html(answer.citation, answer.passage_id, names[answer.citation.doc])
+    text = unescape(re.sub(r"<[^>]+>", "", html))
+    assert answer.citation.speaker in text
+    assert f"Question {answer.citation.section[1:]}, ¶{answer.citation.paragraph}" in text
+    assert f"“{answer.citation.question}”" in text
+    link = Elements(html).all("a")[0]
+    target = render.anchor(answer.passage_id)
+    assert (link["href"], link["data-anchor"]) == ("#" + target, target)
+
+
+def test_abstention_says_so_and_marks_passages_as_closest_not_answers(engine, names):
+    result = engine.ask("What is the boiling point of mercury in kelvin?")
+    result = dataclasses.replace(result, abstained=True, reason="The interview does not answer this question.")
+    html = render.reply(result, names)
+    assert inner(html, "p")[0] == "The interview does not answer this question."
+    assert "closest, not an answer" in html
+    assert "<mark>" not in html  # nothing is presented as the answering sentence
+    assert len(inner(html, "blockquote")) == len(result.answers) > 0
+    assert render.reply(dataclasses.replace(result, answers=[]), names).count("<blockquote") == 0
+
+
+def test_user_text_and_corpus_text_are_escaped(engine, names):
+    attack = '<script>window.__pwned=1</script><img src=x onerror="alert(1)"> **bold** [x](javascript:alert(1))'
+    html = render.conversation([render.Turn(attack, render.reply(engine.ask("Who was Litvinov?"), names))])
+    parsed = Elements(html)
+    assert not parsed.all("script") and not parsed.all("img") and not parsed.all("strong")
+    assert attack in "".join(parsed.text)
+    source = render.source(engine.corpus.documents)
+    assert '"appeasement,"' not in source and "&quot;appeasement,&quot;" in source
+
+
+def test_marks_join_neighbouring_sentences_and_ignore_spans_outside_the_text():
+    text = "One <a>. Two & two. Three."
+    assert render.marked(text, [(9, 19), (0, 8)]) == "<mark>One &lt;a&gt;. Two &amp; two.</mark> Three."
+    assert render.marked(text, [(20, 99), (-5, 3)]) == "<mark>One</mark> &lt;a&gt;. Two &amp; two. <mark>Three.</mark>"
+    assert render.marked(text, []) == "One &lt;a&gt;. Two &amp; two. Three."
+
+
+def test_source_view_is_the_whole_interview_with_every_passage_anchored(engine):
+    document = engine.corpus.documents[0]
+    html = render.source([document])
+    ids = [attrs["id"] for _, attrs in Elements(html).tags if "id" in attrs]
+    anchors = [render.anchor(p.id) for p in document.passages]
+    assert ids == anchors and len(set(anchors)) == len(anchors)
+    assert all(re.fullmatch(r"p-[A-Za-z0-9_-]+", a) for a in anchors)
+    text = normalise(unescape(re.sub(r"<[^>]+>", " ", html)))
+    assert normalise(document.canonical) in text  # every word of the interview, in order
+    assert "Of Collective Security: An Interview with Michael Jabara Carley" in text
+    assert "The Postil, 1 December 2022" in text
+
+
+def test_conversation_starts_with_a_hint_and_keeps_turns_in_order(engine, names):
+    assert "Ask a question" in render.conversation([])
+    turns = [render.Turn(q, render.reply(engine.ask(q), names)) for q in ("Who was Litvinov?", "why?")]
+    html = render.conversation(turns)
+    assert re.findall(r'class="asked-by-user">([^<]*)<', html) == ["Who was Litvinov?", "why?"]
+    assert html.count('class="reply') == 2
+
+
+@pytest.mark.parametrize("host, loopback", [("127.0.0.1", True), ("localhost", True), ("::1", True),
+                                            ("127.0.0.2", True), ("0.0.0.0", False), ("192.168.1.5", False),
+                                            ("example.org", False)])
+def test_loopback_hosts(host, loopback):
+    assert is_loopback(host) is loopback

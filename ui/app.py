@@ -1,0 +1,153 @@
+"""The chat page and its API: a Gradio Blocks app over one loaded Engine.
+
+The engine (corpus, index, encoder) is loaded once at start-up and warmed with one
+question, so the first visitor does not wait for the model. Programs use two named
+endpoints: `/ask` returns the Result JSON, `/chat` the reply HTML the page shows.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import sys
+import time
+from functools import partial
+from html import escape
+
+import gradio as gr
+
+from rag import Engine, QuestionError, Result, load
+from rag.config import MAX_QUESTION_CHARS
+
+from . import render, style
+from .render import Turn
+
+TITLE = "Ask the Carley interview"
+EXAMPLES = (
+    "Where does Professor Carley teach?",
+    "Who was Litvinov?",
+    "What was the role of Britain and France?",
+    "How did Poland view Hitler?",
+)
+# Queue: every event that touches the engine shares one concurrency group. Two at a
+# time matches the two cores an answer can use (concurrent `Engine.ask` calls were
+# checked to give identical results); an answer takes tens of milliseconds, so 20
+# clients at once wait well under a second. The queue holds 64 events: room for
+# every one of 20 simultaneous clients, bounded so a flood is refused, not hoarded.
+ENGINE_CONCURRENCY = 2
+QUEUE_MAX_SIZE = 64
+ENGINE_GROUP = "engine"
+
+
+def ask_or_explain(engine: Engine, question, history, k: int = 3) -> Result:
+    """Engine.ask, with bad input turned into a gr.Error the caller sees as a plain message."""
+    try:
+        return engine.ask(question, history=_history(history), k=k)
+    except QuestionError as error:
+        raise gr.Error(str(error), print_exception=False) from None
+
+
+def chat_reply(engine: Engine, message, history) -> str:
+    """The reply HTML for a message, exactly as the page shows it."""
+    return render.reply(ask_or_explain(engine, message, history), render.source_names(engine.corpus.documents))
+
+
+def _history(history) -> list:
+    """API input arrives as JSON: anything but a list (or nothing) is refused before the engine sees it."""
+    if history is None:
+        return []
+    if not isinstance(history, list):
+        raise QuestionError("history must be a list of earlier questions (strings)")
+    return history
+
+
+def build(engine: Engine) -> gr.Blocks:
+    """The page: conversation and question box on the left, the interview itself on the right."""
+    with gr.Blocks(title=TITLE, analytics_enabled=False) as app:
+        turns = gr.State([])
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=3, min_width=320):
+                gr.HTML(f"<h1>{escape(TITLE)}</h1><p>Answers are quotes: the interview's own words, "
+                        "with who said them and where. Nothing is generated or paraphrased.</p>", elem_id="intro")
+                conversation = gr.HTML(render.conversation([]), elem_id="conversation", js_on_load=style.CITATION_JS,
+                                       autoscroll=True)
+                with gr.Row(elem_id="examples") as examples:
+                    buttons = [gr.Button(q, size="sm", variant="secondary", min_width=120) for q in EXAMPLES]
+                question = gr.Textbox(show_label=False, placeholder="Ask about the interview…", elem_id="question",
+                                      max_length=MAX_QUESTION_CHARS, submit_btn="Ask", autofocus=True)
+                new = gr.Button("New conversation", size="sm", variant="secondary", elem_id="new-conversation")
+            with gr.Column(scale=2, min_width=300, elem_id="source-panel"):
+                gr.HTML(render.source(engine.corpus.documents), elem_id="source")
+
+        def on_ask(message: str, past: list[Turn]):
+            if not message or not message.strip():
+                return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            html = chat_reply(engine, message, [t.question for t in past])
+            now = [*past, Turn(message.strip(), html)]
+            return render.conversation(now), now, "", gr.Row(visible=False)
+
+        def on_new():
+            return render.conversation([]), [], "", gr.Row(visible=True)
+
+        outputs = [conversation, turns, question, examples]
+        engine_event = dict(outputs=outputs, api_visibility="private", concurrency_id=ENGINE_GROUP,
+                            show_progress="minimal")
+        question.submit(on_ask, inputs=[question, turns], **engine_event)
+        for button, text in zip(buttons, EXAMPLES):
+            button.click(partial(on_ask, text), inputs=[turns], **engine_event)
+        new.click(on_new, outputs=outputs, api_visibility="private", queue=False)
+
+        def ask(question: str, k: int = 3, history: list[str] = []) -> dict:  # noqa: B006 - never mutated
+            """The passages that answer the question, verbatim and cited: the Result JSON of `rag ask --json`."""
+            return ask_or_explain(engine, question, history, k).to_dict()
+
+        def chat(message: str, history: list[str] = []) -> str:  # noqa: B006 - never mutated
+            """The reply the chat page shows for `message`, as HTML; `history` holds the earlier questions."""
+            return chat_reply(engine, message, history)
+
+        gr.api(ask, api_name="ask", concurrency_id=ENGINE_GROUP)
+        gr.api(chat, api_name="chat", concurrency_id=ENGINE_GROUP)
+    return app.queue(max_size=QUEUE_MAX_SIZE, default_concurrency_limit=ENGINE_CONCURRENCY)
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_port(host: str, port: int) -> None:
+    """Fail at once, before the model loads, when the address cannot be bound."""
+    try:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        with socket.socket(family) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+    except (OSError, OverflowError) as error:
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+        raise OSError(f"cannot serve on {host} port {port}: {reason}") from None
+
+
+def serve(host: str = "127.0.0.1", port: int = 7860) -> int:
+    """Load the engine, warm it, then serve the page and API until interrupted."""
+    if not is_loopback(host):
+        print(f"rag: warning: serving on {host}, not loopback: anyone who can reach this machine on port {port} "
+              "can use the chat and its API", file=sys.stderr, flush=True)
+    check_port(host, port)
+    started = time.monotonic()
+    print("loading the index and model…", file=sys.stderr, flush=True)
+    engine = load()
+    engine.ask(EXAMPLES[0])  # loads the encoder now rather than on the first visitor's question
+    app = build(engine)
+    app.launch(server_name=host, server_port=port, share=False, quiet=True, prevent_thread_lock=True,
+               show_error=True, footer_links=["api"], run_history=False, ssr_mode=False, mcp_server=False,
+               pwa=False, theme=style.THEME, css=style.CSS)
+    # "0.0.0.0" is only compared here, to print a URL a browser can open: no bind (hence the noqa)
+    shown = "127.0.0.1" if host in ("0.0.0.0", "") else f"[{host}]" if ":" in host else host  # noqa: S104
+    url = f"http://{shown}:{port}/"
+    print(f"ready in {time.monotonic() - started:.1f}s: chat at {url} · API at {url}?view=api", flush=True)
+    app.block_thread()
+    return 0

@@ -1,0 +1,78 @@
+"""How the page looks and the one bit of behaviour that runs in the browser.
+
+Fonts are the reader's own (no font CDN: the page loads nothing from elsewhere).
+Colours come from the theme's variables, so dark mode follows the system.
+"""
+
+import gradio as gr
+
+# Clicking a citation shows its passage in place in the source panel, marked.
+CITATION_JS = """
+element.addEventListener('click', (event) => {
+  const link = event.target.closest('a.cite-link');
+  if (!link) return;
+  const target = document.getElementById(link.dataset.anchor);
+  if (!target) return;
+  event.preventDefault();
+  document.querySelectorAll('.passage.marked').forEach((p) => p.classList.remove('marked'));
+  target.classList.add('marked');
+  target.scrollIntoView({behavior: 'smooth', block: 'center'});
+  target.focus({preventScroll: true});
+});
+"""
+
+CSS = """
+.gradio-container { max-width: 1280px !important; }
+#intro h1 { font-size: 1.5rem; margin: 0 0 .25rem; }
+#intro p { margin: 0; color: var(--body-text-color-subdued); }
+#conversation .conversation { display: flex; flex-direction: column; gap: 1.25rem; }
+#conversation .hint { color: var(--body-text-color-subdued); margin: 0; }
+#conversation .asked-by-user {
+  margin: 0 0 .5rem auto; max-width: 85%; width: fit-content; padding: .5rem .8rem;
+  border-radius: 1rem 1rem .25rem 1rem; background: var(--color-accent-soft);
+  white-space: pre-wrap; overflow-wrap: anywhere;
+}
+#conversation .quote { margin: 0 0 .75rem; }
+#conversation blockquote {
+  margin: 0; padding: .6rem .9rem; border-left: 4px solid var(--color-accent);
+  background: var(--background-fill-secondary); border-radius: 0 .5rem .5rem 0;
+  font-family: Georgia, 'Times New Roman', serif; font-size: 1.05rem; line-height: 1.6; overflow-wrap: anywhere;
+}
+#conversation .closest blockquote { border-left-color: var(--border-color-primary); }
+#conversation .note {
+  margin: 0 0 .25rem; font-size: .75rem; text-transform: uppercase; letter-spacing: .05em;
+  color: var(--body-text-color-subdued);
+}
+#conversation mark, #source .marked {
+  background: #fde68a; color: #1f2937; border-radius: .15rem;
+}
+#conversation .citation { margin: .3rem 0 0 .9rem; font-size: .875rem; color: var(--body-text-color-subdued); }
+#conversation .cite-link { font-weight: 600; }
+#conversation .asked { display: block; font-style: italic; }
+#conversation details.others { margin-top: .5rem; }
+#conversation details.others > summary { cursor: pointer; font-weight: 600; margin-bottom: .5rem; }
+#conversation .not-answered { font-weight: 600; margin: 0 0 .5rem; }
+#source-panel {
+  max-height: calc(100vh - 2rem); overflow-y: auto; position: sticky; top: 1rem; padding: 0 1rem 1rem;
+  border: 1px solid var(--border-color-primary); border-radius: var(--radius-lg);
+  background: var(--background-fill-primary);
+}
+#source .source-head {
+  position: sticky; top: 0; z-index: 1; padding-top: .75rem; margin-bottom: 1rem;
+  border-bottom: 1px solid var(--border-color-primary); background: var(--background-fill-primary);
+}
+#source .source-title { font-weight: 700; font-size: 1.05rem; line-height: 1.35; margin: 0; }
+#source .source-pub { margin: 0 0 .5rem; color: var(--body-text-color-subdued); }
+#source h2.passage { font-size: 1rem; }
+#source .role-question { font-style: italic; }
+#source .role-byline, #source .role-caption, #source .role-credit, #source .between { font-size: .875rem; }
+#source .passage { scroll-margin: 6rem 0 2rem; padding: .1rem .3rem; border-radius: .25rem; }
+#source .passage.marked { box-shadow: inset 0 0 0 3px #f59e0b; }
+@media (max-width: 760px) {
+  #source-panel { max-height: 70vh; position: static; }
+  #conversation .asked-by-user { max-width: 100%; }
+}
+"""
+
+THEME = gr.themes.Soft(font=["system-ui", "-apple-system", "Segoe UI", "Roboto", "sans-serif"],
+                       font_mono=["ui-monospace", "SFMono-Regular", "Menlo", "monospace"])  # local fonts: no CDN
