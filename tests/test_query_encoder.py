@@ -76,7 +76,7 @@ def test_a_missing_or_corrupt_export_is_rebuilt_with_a_notice(tmp_path, encoder,
     assert reason in notices[0]
     assert encoder.query_backend == "onnx"
     assert IndexStore(tmp_path).problem(model=encoder.name, corpus_hash="c1", texts=TEXTS) is None
-    scores, rows = index.search(encoder.encode_query("Which pact did Poland sign?"), 1)
+    _, rows = index.search(encoder.encode_query("Which pact did Poland sign?"), 1)
     assert rows[0][0] == 1
 
 
@@ -120,7 +120,7 @@ def test_an_export_onnxruntime_cannot_load_falls_back_to_torch(tmp_path, encoder
     index = build(IndexStore(tmp_path, notice=notices.append), fresh)
     assert len(notices) == 1 and notices[0].startswith("questions are encoded with torch")
     assert fresh.query_backend == "torch"
-    scores, rows = index.search(fresh.encode_query("Which pact did Poland sign?"), 1)
+    _, rows = index.search(fresh.encode_query("Which pact did Poland sign?"), 1)
     assert rows[0][0] == 1
 
 
@@ -130,7 +130,7 @@ def test_rag_ask_on_a_built_index_does_not_import_torch(index_dir):
              " file=sys.stderr); sys.exit(code)")
     env = {**os.environ, "RAG_INDEX_DIR": str(index_dir), "RAG_CORPUS_DIR": str(CORPUS)}
     done = subprocess.run([sys.executable, "-c", "import json; " + probe], capture_output=True, env=env, cwd=REPO,
-                          timeout=120)
+                          timeout=120, check=False)
     assert done.returncode == 0, done.stderr
     assert "University of Montreal" in json.loads(done.stdout)["answers"][0]["text"]
     assert json.loads(done.stderr.decode().strip().splitlines()[-1]) == []
