@@ -1,10 +1,15 @@
 """The FAISS index on disk, with a manifest that says what it was built from.
 
-An index is used only when its manifest matches what is asked for (format, model,
-dimension, the exact texts) and its file's checksum matches the manifest; anything
-else (missing, truncated, corrupt, stale, another model) is rebuilt with a one-line
-notice. Files are written to a temporary name and renamed, and builds hold a lock,
-so a killed or concurrent build never leaves a half-written index in use.
+Beside the index lies the ONNX export of the model's transformer, which encodes
+questions without torch (onnx_encoder.py); the manifest covers both files. An index
+is used only when its manifest matches what is asked for (format, model, the exact
+texts), each file's checksum matches the manifest, and the questions' vectors have
+the index's dimension; anything else (missing, truncated, corrupt, stale, another
+model) is rebuilt with a one-line notice. A rebuild for a changed corpus keeps the
+intact export of the same model files (same fingerprint), so only a new model pays
+for a new export.
+Files are written to a temporary name and renamed, and builds hold a lock, so a
+killed or concurrent build never leaves a half-written index in use.
 """
 
 from __future__ import annotations
@@ -24,8 +29,9 @@ import numpy as np
 
 from .encoder import Encoder
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 INDEX_FILE = "index.faiss"
+QUERY_MODEL_FILE = "query-encoder.onnx"
 MANIFEST_FILE = "manifest.json"
 PROGRESS_FROM = 256  # show a progress bar for builds at least this many texts long
 # Exact search scans every vector: about 7 ms per 100k on one core here, so past 200k it costs
@@ -51,6 +57,10 @@ class Manifest:
     built_at: str
     index_sha256: str
     index_bytes: int
+    # The ONNX query encoder; "" and 0 when the model could not be exported (questions then use torch).
+    query_model_sha256: str = ""
+    query_model_bytes: int = 0
+    query_model_source: str = ""  # model_fingerprint() of the model files it was exported from
 
 
 @dataclass
@@ -102,6 +112,23 @@ def texts_hash(texts: list[str]) -> str:
     return digest.hexdigest()
 
 
+def file_problem(what: str, path: Path, size: int, sha256: str) -> str | None:
+    """Why the file at `path` is not the one the manifest recorded, or None."""
+    if not path.exists():
+        return f"{what} is missing"
+    if path.stat().st_size != size or file_sha256(path) != sha256:
+        return f"{what} is truncated or corrupt"
+    return None
+
+
+def model_fingerprint(folder: Path) -> str:
+    """A digest of every file of a model: it changes when the model behind a name does."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        digest.update(f"{path.relative_to(folder)}\0{file_sha256(path)}\0".encode())
+    return digest.hexdigest()
+
+
 def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
@@ -125,14 +152,18 @@ class IndexStore:
     def index_path(self) -> Path:
         return self.directory / INDEX_FILE
 
+    @property
+    def query_model_path(self) -> Path:
+        return self.directory / QUERY_MODEL_FILE
+
     def read_manifest(self) -> Manifest | None:
         try:
             return Manifest(**json.loads(self.manifest_path.read_text(encoding="utf-8")))
         except (OSError, ValueError, TypeError):
             return None
 
-    def problem(self, *, model: str, dim: int, corpus_hash: str, texts: list[str]) -> str | None:
-        """Why the index on disk can't serve these texts with this model, or None when it can."""
+    def problem(self, *, model: str, corpus_hash: str, texts: list[str]) -> str | None:
+        """Why the index on disk can't serve these texts with this model, or None when it may (see `_ready`)."""
         manifest = self.read_manifest()
         if manifest is None:
             return "no index yet" if not self.manifest_path.exists() else "the manifest is unreadable"
@@ -140,32 +171,58 @@ class IndexStore:
             return f"it has format {manifest.format_version}, this code needs {FORMAT_VERSION}"
         if manifest.model != model:
             return f"it was built with model {manifest.model}, the setting is {model}"
-        if manifest.dim != dim:  # same name, other model: its vectors and the queries' can't be compared
-            return f"it holds {manifest.dim}-dimensional vectors, model {model} gives {dim}"
         if manifest.corpus_hash != corpus_hash or manifest.texts_hash != texts_hash(texts):
             return "the corpus changed"
-        if not self.index_path.exists():
-            return "the index file is missing"
-        if self.index_path.stat().st_size != manifest.index_bytes or file_sha256(self.index_path) != manifest.index_sha256:
-            return "the index file is truncated or corrupt"
-        return None
+        damage = file_problem("the index file", self.index_path, manifest.index_bytes, manifest.index_sha256)
+        return damage or self.query_model_problem(manifest)
+
+    def query_model_problem(self, manifest: Manifest) -> str | None:
+        """Why the ONNX query encoder named by `manifest` can't be used, or None (also when there is none)."""
+        if not manifest.query_model_bytes:
+            return None
+        return file_problem("the ONNX query encoder", self.query_model_path, manifest.query_model_bytes,
+                            manifest.query_model_sha256)
 
     def load_or_build(self, *, encoder: Encoder, corpus_hash: str, texts: list[str], passages: int,
                       rebuild: bool = False) -> VectorIndex:
         """The index for exactly these texts, built (and saved) first when needed."""
         if not texts:
             raise IndexStoreError("nothing to index: no passage in the corpus can be an answer")
-        wanted = dict(model=encoder.name, dim=encoder.dim, corpus_hash=corpus_hash, texts=texts)
-        problem = "rebuild requested" if rebuild else self.problem(**wanted)
-        if problem is None:
-            return self._load()
+        wanted = dict(model=encoder.name, corpus_hash=corpus_hash, texts=texts)
+        index, problem = (None, "rebuild requested") if rebuild else self._ready(encoder, wanted)
+        if index is not None:
+            return index
         with self._lock():
-            # Another process may have built it while we waited for the lock.
-            if not rebuild and self.problem(**wanted) is None:
-                return self._load()
+            if not rebuild:  # another process may have built it while we waited for the lock
+                index, problem = self._ready(encoder, wanted)
+                if index is not None:
+                    return index
             self._remove_leftovers()
             self.notice(f"building the index ({problem}): {len(texts)} texts with {encoder.name}")
-            return self._build(encoder, corpus_hash, texts, passages)
+            index = self._build(encoder, corpus_hash, texts, passages, keep_query_model=not rebuild)
+            if self._attach(encoder, index) is not None:
+                raise IndexStoreError(f"the index built in {self.directory} does not match its own query encoder")
+            return index
+
+    def _ready(self, encoder: Encoder, wanted: dict) -> tuple[VectorIndex | None, str | None]:
+        """The index on disk with the encoder set up for its questions, or None and why it must be rebuilt."""
+        problem = self.problem(**wanted)
+        if problem is not None:
+            return None, problem
+        index = self._load()
+        problem = self._attach(encoder, index)
+        return (None, problem) if problem else (index, None)
+
+    def _attach(self, encoder: Encoder, index: VectorIndex) -> str | None:
+        """Hand the index's ONNX export to the encoder; why questions can't be compared with the index, or None.
+
+        The export was made with the index, so its vectors match by construction; without one, questions
+        go through the model files as they are now, which may have changed behind the same name.
+        """
+        encoder.use_onnx(self.query_model_path if index.manifest.query_model_bytes else None, self.notice)
+        if encoder.query_dim != index.manifest.dim:
+            return f"it holds {index.manifest.dim}-dimensional vectors, model {encoder.name} gives {encoder.query_dim}"
+        return None
 
     def _load(self) -> VectorIndex:
         import faiss
@@ -176,10 +233,12 @@ class IndexStore:
             raise IndexStoreError(f"{self.index_path} does not match its manifest")
         return VectorIndex(faiss_index, manifest)
 
-    def _build(self, encoder: Encoder, corpus_hash: str, texts: list[str], passages: int) -> VectorIndex:
+    def _build(self, encoder: Encoder, corpus_hash: str, texts: list[str], passages: int,
+               keep_query_model: bool) -> VectorIndex:
         import faiss
 
         started = time.time()
+        previous = self.read_manifest() if keep_query_model else None
         vectors = encoder.encode(texts, progress=len(texts) >= PROGRESS_FROM)
         faiss_index = build_faiss_index(vectors)
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -187,16 +246,38 @@ class IndexStore:
             faiss.write_index(faiss_index, str(tmp))
             digest, size = file_sha256(tmp), tmp.stat().st_size
             os.replace(tmp, self.index_path)
+        query_model = self._query_model(encoder, previous)
         manifest = Manifest(format_version=FORMAT_VERSION, model=encoder.name, dim=int(vectors.shape[1]),
                             corpus_hash=corpus_hash, texts_hash=texts_hash(texts), count=len(texts),
                             passages=passages, built_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                            index_sha256=digest, index_bytes=size)
+                            index_sha256=digest, index_bytes=size, **query_model)
         with self._temporary(MANIFEST_FILE) as tmp:
             tmp.write_text(json.dumps(asdict(manifest), indent=2), encoding="utf-8")
             os.replace(tmp, self.manifest_path)
         self.notice(f"index built in {time.time() - started:.1f}s: {len(texts)} vectors, {size / 1024:.0f} KiB "
                     f"in {self.directory}")
         return VectorIndex(faiss_index, manifest)
+
+    def _query_model(self, encoder: Encoder, previous: Manifest | None) -> dict:
+        """The ONNX query encoder's manifest fields: the intact export of the same model files kept, else a new one."""
+        from .onnx_export import ExportError
+
+        source = model_fingerprint(encoder.path)
+        if (previous is not None and previous.query_model_bytes and previous.query_model_source == source
+                and self.query_model_problem(previous) is None):
+            return dict(query_model_sha256=previous.query_model_sha256, query_model_bytes=previous.query_model_bytes,
+                        query_model_source=source)
+        try:
+            data = encoder.export_onnx()
+        except ExportError as error:
+            self.notice(f"questions will be encoded with torch: {error}")
+            self.query_model_path.unlink(missing_ok=True)
+            return {}
+        with self._temporary(QUERY_MODEL_FILE) as tmp:
+            tmp.write_bytes(data)
+            os.replace(tmp, self.query_model_path)
+        return dict(query_model_sha256=hashlib.sha256(data).hexdigest(), query_model_bytes=len(data),
+                    query_model_source=source)
 
     def _remove_leftovers(self) -> None:
         """Temporary files of a build that was killed before its rename; only called under the lock."""

@@ -9,6 +9,7 @@ import pytest
 
 from embeddings import Encoder, IndexStore, IndexStoreError
 from embeddings.encoder import ModelNotFound, resolve_model
+from embeddings.store import FORMAT_VERSION
 
 TEXTS = ["Stalin supported Litvinov.", "Poland signed a pact with Germany in 1934.", "A poster by Koretsky."]
 
@@ -36,7 +37,7 @@ def test_build_then_reuse_with_manifest(tmp_path, encoder):
     index = build(store, encoder)
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     assert manifest["model"] == "all-MiniLM-L6-v2" and manifest["dim"] == 384 and manifest["count"] == 3
-    assert manifest["corpus_hash"] == "c1" and manifest["format_version"] == 1 and manifest["built_at"]
+    assert manifest["corpus_hash"] == "c1" and manifest["format_version"] == FORMAT_VERSION and manifest["built_at"]
     scores, rows = index.search(encoder.encode(["Which pact did Poland sign?"]), 1)
     assert rows[0][0] == 1
     notices.clear()
@@ -53,7 +54,7 @@ def test_build_then_reuse_with_manifest(tmp_path, encoder):
     (lambda d: (d / "manifest.json").write_text(
         (d / "manifest.json").read_text().replace('"all-MiniLM-L6-v2"', '"other-model"')), "built with model other-model"),
     (lambda d: (d / "manifest.json").write_text(
-        (d / "manifest.json").read_text().replace('"format_version": 1', '"format_version": 0')), "format 0"),
+        (d / "manifest.json").read_text().replace(f'"format_version": {FORMAT_VERSION}', '"format_version": 0')), "format 0"),
 ])
 def test_damaged_or_foreign_index_is_rebuilt_with_a_notice(tmp_path, encoder, damage, reason):
     build(IndexStore(tmp_path, notice=lambda m: None), encoder)
@@ -62,7 +63,7 @@ def test_damaged_or_foreign_index_is_rebuilt_with_a_notice(tmp_path, encoder, da
     index = build(IndexStore(tmp_path, notice=notices.append), encoder)
     assert reason in notices[0]
     assert index.manifest.count == 3
-    assert IndexStore(tmp_path).problem(model=encoder.name, dim=encoder.dim, corpus_hash="c1", texts=TEXTS) is None
+    assert IndexStore(tmp_path).problem(model=encoder.name, corpus_hash="c1", texts=TEXTS) is None
 
 
 def test_a_changed_corpus_rebuilds(tmp_path, encoder):
@@ -74,7 +75,7 @@ def test_a_changed_corpus_rebuilds(tmp_path, encoder):
 
 def test_no_temporary_files_are_left_behind(tmp_path, encoder):
     build(IndexStore(tmp_path, notice=lambda m: None), encoder)
-    assert sorted(p.name for p in tmp_path.iterdir()) == [".lock", "index.faiss", "manifest.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".lock", "index.faiss", "manifest.json", "query-encoder.onnx"]
 
 
 def test_an_index_of_another_dimension_under_the_same_model_name_is_rebuilt(tmp_path, encoder):
@@ -101,7 +102,7 @@ def test_an_index_of_another_dimension_under_the_same_model_name_is_rebuilt(tmp_
 def test_a_killed_builds_temporary_files_are_cleared_by_the_next_build(tmp_path, encoder):
     (tmp_path / ".index.faiss.k1ll3d.tmp").write_bytes(b"half an index")
     build(IndexStore(tmp_path, notice=lambda m: None), encoder)
-    assert sorted(p.name for p in tmp_path.iterdir()) == [".lock", "index.faiss", "manifest.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".lock", "index.faiss", "manifest.json", "query-encoder.onnx"]
 
 
 def test_an_index_folder_that_is_a_file_is_a_clear_error(tmp_path, encoder):

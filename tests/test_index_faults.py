@@ -93,7 +93,7 @@ def test_two_index_runs_at_once_build_once_and_agree(tmp_path):
     assert len(builders) == 1
     assert results[0][0] == results[1][0]  # both report the same index, built at the same time
     assert results[0][0].startswith(b"index ready: 3 passages")
-    assert sorted(p.name for p in index.iterdir()) == [".lock", "index.faiss", "manifest.json"]
+    assert sorted(p.name for p in index.iterdir()) == [".lock", "index.faiss", "manifest.json", "query-encoder.onnx"]
 
     notices = []
     engine = rag.load(corpus, index_dir=index, notice=notices.append)
