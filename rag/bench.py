@@ -70,7 +70,11 @@ def bench_questions(corpus, count: int) -> list[str]:
 
 
 def build_throughput(encoder, corpus, limit: int | None, folder: Path) -> dict:
-    """Bare `model.encode` of the index's texts against a whole IndexStore build of them."""
+    """Bare `model.encode` of the index's texts against a whole IndexStore rebuild of them.
+
+    A rebuild (the corpus changed, the model did not) is what recurs; the first build into an
+    empty folder also exports the ONNX query encoder, and is reported beside it.
+    """
     from embeddings import IndexStore
 
     from .retrieval import build_units
@@ -82,11 +86,16 @@ def build_throughput(encoder, corpus, limit: int | None, folder: Path) -> dict:
     started = time.perf_counter()
     encoder.model.encode(texts, batch_size=32, convert_to_numpy=True)
     bare_s = time.perf_counter() - started
-    started = time.perf_counter()
-    IndexStore(folder, notice=lambda message: None).load_or_build(
-        encoder=encoder, corpus_hash=corpus.content_hash, texts=texts, passages=passages, rebuild=True)
-    build_s = time.perf_counter() - started
+    store = IndexStore(folder, notice=lambda message: None)
+    timings = []
+    for _ in range(2):  # the first build also exports the ONNX query encoder, once per model
+        started = time.perf_counter()
+        store.load_or_build(encoder=encoder, corpus_hash=corpus.content_hash, texts=texts, passages=passages,
+                            rebuild=True)
+        timings.append(time.perf_counter() - started)
+    first_build_s, build_s = timings
     return {"texts": len(texts), "passages": passages, "bare_s": bare_s, "build_s": build_s,
+            "first_build_s": first_build_s,
             "bare_texts_per_s": len(texts) / bare_s, "bare_passages_per_s": passages / bare_s,
             "build_passages_per_s": passages / build_s, "ratio": build_s / bare_s}
 

@@ -112,6 +112,15 @@ class Composer:
         """The pieces' dimension: the index store checks it against the manifest."""
         return int(self.matrix.shape[1])
 
+    @property
+    def path(self):
+        """The real model's folder: the store fingerprints it for the ONNX query encoder."""
+        return self.fallback.path
+
+    def export_onnx(self) -> bytes:
+        """Questions to a synthetic index are encoded for real, so the real model is exported."""
+        return self.fallback.export_onnx()
+
     def decompose(self, words: list[str]) -> list[tuple[int | str, int]]:
         """(piece row or unknown word, weight in words), left to right."""
         parts, i = [], 0
