@@ -25,7 +25,7 @@ SEARCH_K = 10  # recall@10, and the depth of the timed bare searches
 
 def build(workdir: Path, pieces_path: Path) -> dict:
     """Parse the synthetic corpus and build its index through the real IndexStore, vectors composed."""
-    from embeddings import Encoder, IndexStore
+    from embeddings import IndexStore
 
     from . import config
     from .corpus import read_corpus
@@ -38,7 +38,7 @@ def build(workdir: Path, pieces_path: Path) -> dict:
     parse_s = time.perf_counter() - started
     data = np.load(pieces_path)
     name = config.model_name()
-    composer = Composer(list(data["pieces"]), data["vectors"], name, fallback=Encoder(name))
+    composer = Composer(list(data["pieces"]), data["vectors"], name)
     started = time.perf_counter()
     store = IndexStore(workdir / "index", notice=lambda message: None)
     index = store.load_or_build(encoder=composer, corpus_hash=corpus.content_hash, texts=texts,
@@ -121,7 +121,7 @@ def scale(sizes: list[int], workdir: Path, encoder, corpus, queries: list[str], 
         if fidelity is None:
             texts = [unit.text for unit in build_units(read_corpus(folder / "corpus").passages)]
             sample = [texts[i] for i in np.random.default_rng(0).choice(len(texts), fidelity_sample, replace=False)]
-            cosines = (Composer(pieces, vectors, encoder.name, encoder).encode(sample) * encoder.encode(sample)).sum(1)
+            cosines = (Composer(pieces, vectors, encoder.name).encode(sample) * encoder.encode(sample)).sum(1)
             fidelity = {"sample": fidelity_sample, "mean_cosine": float(cosines.mean()),
                         "p5_cosine": float(np.percentile(cosines, 5))}
         row: dict = {"size": size}

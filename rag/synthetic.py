@@ -23,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from embeddings import Encoder
+
 from .corpus import Corpus
 
 SEED = 20221201
@@ -85,16 +87,16 @@ def write_corpus(directory: Path, passages: int, thirds: tuple[list[str], list[s
         written += in_file
 
 
-class Composer:
-    """Stands in for the Encoder when building a synthetic index: vectors composed from known pieces.
+class Composer(Encoder):
+    """The Encoder, but texts to index are composed from known pieces' vectors, not encoded.
 
     A text is split greedily into the longest known pieces; a word no piece covers is
-    encoded on its own by `fallback` (the real encoder, loaded only if needed).
+    encoded on its own by the real model (loaded only if needed). Everything else —
+    questions, the ONNX export, the model's identity in the manifest — is the real Encoder's.
     """
 
-    def __init__(self, pieces: list[str], vectors: np.ndarray, name: str, fallback=None):
-        self.name = name  # the model the piece vectors came from: the manifest records it
-        self.fallback = fallback
+    def __init__(self, pieces: list[str], vectors: np.ndarray, name: str):
+        super().__init__(name)  # the model the piece vectors came from
         self.matrix = np.asarray(vectors, dtype=np.float32)
         self.index: dict[str, int] = {}
         self.by_first: dict[str, list[tuple[list[str], int]]] = {}
@@ -103,7 +105,7 @@ class Composer:
             self.by_first.setdefault(words[0], []).append((words, number))
         for candidates in self.by_first.values():
             candidates.sort(key=lambda pair: -len(pair[0]))
-        self.words: dict[str, int] = {}  # fallback words encoded so far, by row
+        self.words: dict[str, int] = {}  # words encoded by the real model so far, by row
         self.unknown_words = 0
         self.seconds = 0.0
 
@@ -111,15 +113,6 @@ class Composer:
     def dim(self) -> int:
         """The pieces' dimension: the index store checks it against the manifest."""
         return int(self.matrix.shape[1])
-
-    @property
-    def path(self):
-        """The real model's folder: the store fingerprints it for the ONNX query encoder."""
-        return self.fallback.path
-
-    def export_onnx(self) -> bytes:
-        """Questions to a synthetic index are encoded for real, so the real model is exported."""
-        return self.fallback.export_onnx()
 
     def decompose(self, words: list[str]) -> list[tuple[int | str, int]]:
         """(piece row or unknown word, weight in words), left to right."""
@@ -157,4 +150,4 @@ class Composer:
             return
         self.unknown_words += len(new)
         self.words.update({word: len(self.matrix) + n for n, word in enumerate(new)})
-        self.matrix = np.vstack([self.matrix, self.fallback.encode(new)])
+        self.matrix = np.vstack([self.matrix, super().encode(new)])

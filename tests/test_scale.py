@@ -36,7 +36,7 @@ def test_synthetic_corpus_is_reproducible_and_reads_as_interviews(engine, tmp_pa
 def test_composed_vectors_are_the_weighted_sum_of_their_pieces(encoder):
     pieces = ["Stalin supported", "Litvinov at the NKID."]
     vectors = encoder.encode(pieces)
-    composer = Composer(pieces, vectors, encoder.name, fallback=encoder)
+    composer = Composer(pieces, vectors, encoder.name)
     got = composer.encode(["Stalin supported Litvinov at the NKID.", "Stalin supported Koretsky"])
     first = 2 * vectors[0] + 4 * vectors[1]
     second = 2 * vectors[0] + encoder.encode(["Koretsky"])[0]  # a word no piece covers: encoded alone
