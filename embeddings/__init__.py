@@ -5,6 +5,6 @@ corpus hash by `rag`, and hands back a searchable index.
 """
 
 from .encoder import DEFAULT_MODEL, Encoder, resolve_model
-from .store import IndexStoreError, IndexStore, Manifest, VectorIndex
+from .store import IndexStore, IndexStoreError, Manifest, VectorIndex
 
 __all__ = ["DEFAULT_MODEL", "Encoder", "IndexStoreError", "IndexStore", "Manifest", "VectorIndex", "resolve_model"]

@@ -11,15 +11,15 @@ import numpy as np
 
 from embeddings import Encoder, IndexStore
 
-from . import config
+from . import config, ranking
 from .corpus import Corpus, read_corpus
 from .followup import standalone_query
-from . import ranking
 from .ranking import RETRIEVERS
 from .records import Answer, Passage, Result
 from .retrieval import Retrieval, build_units
 
 NOT_ANSWERED = "The interview does not answer this question."
+
 
 class QuestionError(ValueError):
     """The question or its options are unusable; the message says how to fix it."""
@@ -51,7 +51,6 @@ class Engine:
         self.corpus = corpus
         self.retrieval = retrieval
         self.passages: list[Passage] = retrieval.passages
-        self.by_id = {p.id: p for p in self.passages}
 
     def ask(self, question: str, history: Sequence[str] = (), k: int = 3, retriever: str = "full") -> Result:
         """The passages that answer `question`, verbatim and cited, or an abstention with the closest ones."""
