@@ -51,6 +51,7 @@ class Engine:
         self.corpus = corpus
         self.retrieval = retrieval
         self.passages: list[Passage] = retrieval.passages
+        self.by_id = {p.id: p for p in self.passages}  # a cited passage, found again by its id
 
     def ask(self, question: str, history: Sequence[str] = (), k: int = 3, retriever: str = "full") -> Result:
         """The passages that answer `question`, verbatim and cited, or an abstention with the closest ones."""
