@@ -21,17 +21,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from rag.measure import free_port
+
 REPO = Path(__file__).resolve().parent.parent
 QUESTIONS = ["Who was Litvinov?", "Where does Professor Carley teach?", "How did Poland view Hitler?",
              "What was the role of Britain and France?"]
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def first_answer(url: str, process: subprocess.Popen, started: float) -> tuple[float, float]:

@@ -19,7 +19,6 @@ import importlib.util
 import json
 import os
 import random
-import socket
 import statistics
 import subprocess
 import sys
@@ -29,7 +28,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from . import config
-from .measure import Launched, percentiles, run_child
+from .measure import Launched, free_port, percentiles, run_child
 
 QUESTION = "Where does Professor Carley teach?"  # what the cold processes ask
 SERVE_TIMEOUT = 300  # seconds for `rag serve` to give its first answer
@@ -126,12 +125,6 @@ def warm_latency(engine, encoder, questions: list[str], rounds: int) -> dict:
     ask_ms, floor_ms = percentiles(asked), percentiles(floors)
     return {"questions": len(asked), "ask_ms": ask_ms, "floor_ms": floor_ms,
             "ratio_p50": ask_ms["p50"] / floor_ms["p50"]}
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def serve_first_answer(env: dict) -> dict:
