@@ -46,7 +46,7 @@ MAX_REBUILT_TURNS = 20
 def ask_or_explain(engine: Engine, question, history, k: int = 3) -> Result:
     """Engine.ask, with bad input turned into a gr.Error the caller sees as a plain message."""
     try:
-        return engine.ask(question, history=_history(history), k=k)
+        return engine.ask(question, history=history, k=k)
     except QuestionError as error:
         raise gr.Error(str(error), print_exception=False) from None
 
@@ -60,15 +60,6 @@ def rebuilt(engine: Engine, asked: list[str]) -> list[Turn]:
     """The conversation's last turns, answered again from its questions, each with the questions before it."""
     first = max(0, len(asked) - MAX_REBUILT_TURNS)
     return [Turn(q, chat_reply(engine, q, asked[:i])) for i, q in enumerate(asked) if i >= first]
-
-
-def _history(history) -> list:
-    """API input arrives as JSON: anything but a list (or nothing) is refused before the engine sees it."""
-    if history is None:
-        return []
-    if not isinstance(history, list):
-        raise QuestionError("history must be a list of earlier questions (strings)")
-    return history
 
 
 def build(engine: Engine) -> gr.Blocks:
