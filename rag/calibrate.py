@@ -1,6 +1,6 @@
 """Fit the `full` retriever's ranker, abstainer and highlight weight, and say how well they generalise.
 
-    python -m rag.calibrate QUESTIONS.jsonl [MORE.jsonl ...] [--folds 5] [--write]
+    python -m rag.calibrate QUESTIONS.jsonl [MORE.jsonl ...] [--folds 5] [--write] [--ablation] [--tradeoff]
 
 Question files use the evaluation format (`expected: []` marks a question the
 corpus does not answer). Every figure is printed twice: fitted on all questions
@@ -26,6 +26,7 @@ from .text import normalise
 
 RANKER_C = 0.1  # L2 strength: strong, since a few dozen questions train it
 MAX_WRONG_ABSTAIN = 0.05  # the share of answerable questions the abstainer may refuse
+TRADEOFF_CAPS = (0.05, 0.10, 0.20, 0.30)
 HIGHLIGHT_WEIGHTS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5)
 
 
@@ -75,8 +76,9 @@ def ranked_passages(item: Item, ranker: LinearModel, mask: np.ndarray) -> tuple[
     return [int(i) for i in np.argsort(-scores, kind="stable")[:10]], scores
 
 
-def fit_abstainer(items: list[Item], ranker: LinearModel, mask: np.ndarray) -> LinearModel:
-    """Logistic on query evidence; the threshold keeps wrong abstentions within MAX_WRONG_ABSTAIN."""
+def fit_abstainer(items: list[Item], ranker: LinearModel, mask: np.ndarray,
+                  max_wrong: float = MAX_WRONG_ABSTAIN) -> LinearModel:
+    """Logistic on query evidence; the threshold keeps wrong abstentions within `max_wrong`."""
     from sklearn.linear_model import LogisticRegression
 
     features = np.concatenate([ranking.query_features(it.signals, *ranked_passages(it, ranker, mask)) for it in items])
@@ -84,7 +86,7 @@ def fit_abstainer(items: list[Item], ranker: LinearModel, mask: np.ndarray) -> L
     model = LogisticRegression(C=1.0, class_weight="balanced", max_iter=5000).fit(features, labels)
     abstainer = LinearModel(QUERY_FEATURES, tuple(model.coef_[0]), float(model.intercept_[0]))
     answerable_probabilities = np.sort(abstainer.probability(features[~labels]))
-    allowed = int(np.floor(MAX_WRONG_ABSTAIN * len(answerable_probabilities)))
+    allowed = int(np.floor(max_wrong * len(answerable_probabilities)))
     threshold = answerable_probabilities[-allowed - 1] + 1e-6 if len(answerable_probabilities) else 0.5
     return LinearModel(abstainer.features, abstainer.weights, abstainer.bias, max(float(threshold), 0.05))
 
@@ -96,10 +98,10 @@ def span_hit(item: Item, engine, models: Models, top: int) -> bool:
     return any(e in text for e in item.expected)
 
 
-def fit(items: list[Item], engine) -> Models:
+def fit(items: list[Item], engine, max_wrong: float = MAX_WRONG_ABSTAIN) -> Models:
     mask = engine.retrieval.answerable
     ranker = fit_ranker(items, mask)
-    abstainer = fit_abstainer(items, ranker, mask)
+    abstainer = fit_abstainer(items, ranker, mask, max_wrong)
     best_weight = max(HIGHLIGHT_WEIGHTS, key=lambda w: sum(
         span_hit(it, engine, Models(ranker, abstainer, w), ranked_passages(it, ranker, mask)[0][0])
         for it in items if it.answerable))
@@ -130,11 +132,11 @@ def measure(items: list[Item], engine, models_for) -> dict[str, float]:
             "abstain_answerable": abstained_wrong / max(len(answerable), 1)}
 
 
-def held_out(items: list[Item], engine, folds: int, seed: int):
+def held_out(items: list[Item], engine, folds: int, seed: int, max_wrong: float = MAX_WRONG_ABSTAIN):
     """For each item, the models fitted on the folds that do not hold it."""
     order = np.random.default_rng(seed).permutation(len(items))
     fold_of = {items[i].id: n % folds for n, i in enumerate(order)}
-    fitted = [fit([it for it in items if fold_of[it.id] != f], engine) for f in range(folds)]
+    fitted = [fit([it for it in items if fold_of[it.id] != f], engine, max_wrong) for f in range(folds)]
     return lambda item: fitted[fold_of[item.id]]
 
 
@@ -170,6 +172,16 @@ def ablation(engine, paths: list[Path], items: list[Item], folds: int, seeds: in
         print(f"  {name:42}" + "".join(f"{np.mean([c[k] for c in cv]):12.3f}" for k in keys))
 
 
+def tradeoff(engine, items: list[Item], folds: int, seeds: int) -> None:
+    """Held-out abstention when the threshold may refuse more answerable questions: the price of silence."""
+    print(f"\nabstention trade-off, held-out ({folds}-fold, {seeds} splits)")
+    print(f"  {'allowed wrong refusals':24}{'abstained, unanswerable':>26}{'abstained, answerable':>24}")
+    for max_wrong in TRADEOFF_CAPS:
+        cv = [measure(items, engine, held_out(items, engine, folds, seed, max_wrong)) for seed in range(seeds)]
+        print(f"  {max_wrong:<24.2f}{np.mean([c['abstain_unanswerable'] for c in cv]):26.3f}"
+              f"{np.mean([c['abstain_answerable'] for c in cv]):24.3f}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m rag.calibrate", description=__doc__.splitlines()[0])
     parser.add_argument("files", nargs="+", type=Path)
@@ -177,6 +189,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=3, help="repeat the fold split this many times")
     parser.add_argument("--write", action="store_true", help=f"save the fit to {ranking.MODEL_FILE}")
     parser.add_argument("--ablation", action="store_true", help="also refit without each signal group")
+    parser.add_argument("--tradeoff", action="store_true",
+                        help="also show abstention when more wrong refusals are allowed")
     args = parser.parse_args(argv)
 
     import rag
@@ -196,6 +210,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {key:22}{in_sample[key]:10.3f}{np.mean([c[key] for c in cv]):10.3f}")
     if args.ablation:
         ablation(engine, args.files, items, args.folds, args.seeds)
+    if args.tradeoff:
+        tradeoff(engine, items, args.folds, args.seeds)
     print("ranker:", dict(zip(models.ranker.features, np.round(models.ranker.weights, 3))))
     print("abstainer:", dict(zip(models.abstainer.features, np.round(models.abstainer.weights, 3))),
           f"threshold {models.abstainer.threshold:.3f}; highlight lexical weight {models.highlight_lexical_weight}")

@@ -77,8 +77,12 @@ def test_baseline_retrievers_rank_without_abstaining(engine):
 def test_calibration_fits_and_reports_held_out_figures(tmp_path, index_dir):
     sample = tmp_path / "sample.jsonl"
     sample.write_text("\n".join(FRESH.read_text(encoding="utf-8").splitlines()[::3]) + "\n", encoding="utf-8")
-    done = subprocess.run([sys.executable, "-m", "rag.calibrate", str(sample), "--folds", "2", "--seeds", "1"],
+    done = subprocess.run([sys.executable, "-m", "rag.calibrate", str(sample), "--folds", "2", "--seeds", "1",
+                           "--tradeoff"],
                           capture_output=True, text=True, timeout=600,
                           env={"RAG_INDEX_DIR": str(index_dir), "PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1"})
     assert done.returncode == 0, done.stderr
     assert "in-sample  held-out" in done.stdout and "hit@1" in done.stdout and "wrote" not in done.stdout
+    tradeoff = done.stdout.split("abstention trade-off", 1)[1].splitlines()[2:6]
+    refused = [float(line.split()[1]) for line in tradeoff]
+    assert refused == sorted(refused), "allowing more wrong refusals never refuses fewer unanswerable questions"
