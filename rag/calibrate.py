@@ -26,6 +26,7 @@ from .text import normalise
 
 RANKER_C = 0.1  # L2 strength: strong, since a few dozen questions train it
 MAX_WRONG_ABSTAIN = 0.05  # the share of answerable questions the abstainer may refuse
+MAX_CAUTIONED = 0.20  # the share of answerable questions whose answer may carry a "may not answer" warning
 TRADEOFF_CAPS = (0.05, 0.10, 0.20, 0.30)
 HIGHLIGHT_WEIGHTS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5)
 
@@ -77,18 +78,27 @@ def ranked_passages(item: Item, ranker: LinearModel, mask: np.ndarray) -> tuple[
 
 
 def fit_abstainer(items: list[Item], ranker: LinearModel, mask: np.ndarray,
-                  max_wrong: float = MAX_WRONG_ABSTAIN) -> LinearModel:
-    """Logistic on query evidence; the threshold keeps wrong abstentions within `max_wrong`."""
+                  max_wrong: float = MAX_WRONG_ABSTAIN) -> tuple[LinearModel, float]:
+    """Logistic on query evidence; the threshold keeps wrong abstentions within `max_wrong`, and the
+    caution threshold warns on at most MAX_CAUTIONED of answerable questions."""
     from sklearn.linear_model import LogisticRegression
 
     features = np.concatenate([ranking.query_features(it.signals, *ranked_passages(it, ranker, mask)) for it in items])
     labels = np.array([not it.answerable for it in items])
-    model = LogisticRegression(C=1.0, class_weight="balanced", max_iter=5000).fit(features, labels)
+    model = LogisticRegression(C=1.0, max_iter=5000).fit(features, labels)
     abstainer = LinearModel(QUERY_FEATURES, tuple(model.coef_[0]), float(model.intercept_[0]))
     answerable_probabilities = np.sort(abstainer.probability(features[~labels]))
-    allowed = int(np.floor(max_wrong * len(answerable_probabilities)))
-    threshold = answerable_probabilities[-allowed - 1] + 1e-6 if len(answerable_probabilities) else 0.5
-    return LinearModel(abstainer.features, abstainer.weights, abstainer.bias, max(float(threshold), 0.05))
+
+    def threshold(share: float) -> float:
+        """The lowest probability that flags at most `share` of the answerable questions."""
+        if not len(answerable_probabilities):
+            return 0.5
+        allowed = int(np.floor(share * len(answerable_probabilities)))
+        return max(float(answerable_probabilities[-allowed - 1]) + 1e-6, 0.05)
+
+    refuse = threshold(max_wrong)
+    return (LinearModel(abstainer.features, abstainer.weights, abstainer.bias, refuse),
+            min(threshold(MAX_CAUTIONED), refuse))
 
 
 def span_hit(item: Item, engine, models: Models, top: int) -> bool:
@@ -101,27 +111,29 @@ def span_hit(item: Item, engine, models: Models, top: int) -> bool:
 def fit(items: list[Item], engine, max_wrong: float = MAX_WRONG_ABSTAIN) -> Models:
     mask = engine.retrieval.answerable
     ranker = fit_ranker(items, mask)
-    abstainer = fit_abstainer(items, ranker, mask, max_wrong)
+    abstainer, caution = fit_abstainer(items, ranker, mask, max_wrong)
     best_weight = max(HIGHLIGHT_WEIGHTS, key=lambda w: sum(
         span_hit(it, engine, Models(ranker, abstainer, w), ranked_passages(it, ranker, mask)[0][0])
         for it in items if it.answerable))
-    return Models(ranker, abstainer, best_weight)
+    return Models(ranker, abstainer, best_weight, caution)
 
 
 def measure(items: list[Item], engine, models_for) -> dict[str, float]:
-    """hit@k, span@1 and abstention, each item scored by `models_for(item)`."""
+    """hit@k, span@1, abstention and cautions, each item scored by `models_for(item)`."""
     mask = engine.retrieval.answerable
     hits = {1: 0, 3: 0, 5: 0}
-    span = abstained_right = abstained_wrong = 0
+    span = abstained_right = abstained_wrong = flagged_right = flagged_wrong = 0
     answerable = [it for it in items if it.answerable]
     for item in items:
         models = models_for(item)
         ranked, scores = ranked_passages(item, models.ranker, mask)
-        probability, threshold = ranking.abstain_probability(item.signals, ranked, scores, models)
+        judged = ranking.verdict(item.signals, ranked, scores, models)
         if not item.answerable:
-            abstained_right += probability >= threshold
+            abstained_right += judged.abstain
+            flagged_right += judged.abstain or judged.unsure
             continue
-        abstained_wrong += probability >= threshold
+        abstained_wrong += judged.abstain
+        flagged_wrong += judged.abstain or judged.unsure
         for k in hits:
             hits[k] += bool(item.relevant[ranked[:k]].any())
         span += span_hit(item, engine, models, ranked[0])
@@ -129,7 +141,9 @@ def measure(items: list[Item], engine, models_for) -> dict[str, float]:
     return {**{f"hit@{k}": v / max(len(answerable), 1) for k, v in hits.items()},
             "span@1": span / max(len(answerable), 1),
             "abstain_unanswerable": abstained_right / max(unanswerable, 1),
-            "abstain_answerable": abstained_wrong / max(len(answerable), 1)}
+            "abstain_answerable": abstained_wrong / max(len(answerable), 1),
+            "abstain_or_caution_unanswerable": flagged_right / max(unanswerable, 1),
+            "abstain_or_caution_answerable": flagged_wrong / max(len(answerable), 1)}
 
 
 def held_out(items: list[Item], engine, folds: int, seed: int, max_wrong: float = MAX_WRONG_ABSTAIN):
@@ -214,10 +228,12 @@ def main(argv: list[str] | None = None) -> int:
         tradeoff(engine, items, args.folds, args.seeds)
     print("ranker:", dict(zip(models.ranker.features, np.round(models.ranker.weights, 3))))
     print("abstainer:", dict(zip(models.abstainer.features, np.round(models.abstainer.weights, 3))),
-          f"threshold {models.abstainer.threshold:.3f}; highlight lexical weight {models.highlight_lexical_weight}")
+          f"threshold {models.abstainer.threshold:.3f}, caution from {models.caution:.3f}; "
+          f"highlight lexical weight {models.highlight_lexical_weight}")
     if args.write:
         ranking.MODEL_FILE.write_text(json.dumps({"ranker": models.ranker.to_dict(),
-                                                  "abstainer": models.abstainer.to_dict(),
+                                                  "abstainer": {**models.abstainer.to_dict(),
+                                                                "caution": round(models.caution, 6)},
                                                   "highlight_lexical_weight": models.highlight_lexical_weight},
                                                  indent=2) + "\n", encoding="utf-8")
         print(f"wrote {ranking.MODEL_FILE}")

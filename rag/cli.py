@@ -222,6 +222,8 @@ def format_result(result) -> str:
         if result.answers:
             lines.append("Closest passages (not an answer):")
         lines.append("")
+    elif result.unsure:
+        lines += [result.reason, ""]
     for number, answer in enumerate(result.answers, start=1):
         lines.append(f"[{number}] {answer.citation.label}")
         lines.extend(textwrap.wrap(answer.text, width=width, initial_indent="    ", subsequent_indent="    "))

@@ -19,6 +19,7 @@ from .records import Answer, Passage, Result
 from .retrieval import Retrieval, build_units
 
 NOT_ANSWERED = "The interview does not answer this question."
+UNSURE = "The interview may not answer this question: these are the passages closest to it."
 
 
 class QuestionError(ValueError):
@@ -62,15 +63,17 @@ class Engine:
         signals = self.retrieval.signals(query)
         scores = ranking.scores(signals, self.retrieval.answerable, retriever)
         ranked = [int(i) for i in np.argsort(-scores, kind="stable")[: max(k, 2)] if np.isfinite(scores[i])]
-        abstained = False
+        abstained = unsure = False
+        confidence = None
         if retriever == "full" and ranked:
-            probability, threshold = ranking.abstain_probability(signals, ranked, scores)
-            abstained = probability >= threshold
+            judged = ranking.verdict(signals, ranked, scores)
+            abstained, unsure, confidence = judged.abstain, judged.unsure, round(1.0 - judged.probability, 3)
         answers = [Answer(text=self.passages[i].text, score=float(scores[i]),
                           highlights=ranking.highlight(self.passages[i], i, signals), citation=self.passages[i].citation,
                           passage_id=self.passages[i].id) for i in ranked[:k]]
+        reason = NOT_ANSWERED if abstained or not answers else UNSURE if unsure else ""
         return Result(question=question, abstained=abstained or not answers, answers=answers, query=query,
-                      reason=NOT_ANSWERED if abstained or not answers else "")
+                      reason=reason, unsure=unsure and bool(answers), confidence=confidence)
 
 
 def validate(question, history, k) -> tuple[str, list[str]]:

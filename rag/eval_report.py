@@ -18,7 +18,9 @@ def metric_rows(cutoffs) -> list[tuple[str, str]]:
     return ([(f"hit@{k}", f"hit@{k}") for k in cutoffs]
             + [(f"MRR@{DEPTH}", f"mrr@{DEPTH}"), (f"nDCG@{DEPTH}", f"ndcg@{DEPTH}"), ("span@1", "span@1"),
                ("abstained, unanswerable (higher is better)", "abstained_unanswerable"),
-               ("abstained, answerable (lower is better)", "abstained_answerable")])
+               ("abstained, answerable (lower is better)", "abstained_answerable"),
+               ("abstained or unsure, unanswerable", "flagged_unanswerable"),
+               ("abstained or unsure, answerable", "flagged_answerable")])
 
 
 def overview(report: dict[str, dict], cutoffs) -> tuple[list[str], list[list]]:

@@ -53,6 +53,16 @@ class Models:
     ranker: LinearModel
     abstainer: LinearModel
     highlight_lexical_weight: float  # how much a sentence's word overlap counts beside its cosine
+    caution: float = 1.0  # abstainer probability from which an answer comes with a warning that it may miss
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Whether the corpus answers a query: abstain, answer with a caution, or answer."""
+
+    probability: float  # that the corpus does not answer
+    abstain: bool
+    unsure: bool  # answered, but likely enough not to be an answer that the reader should be told
 
 
 @cache
@@ -62,7 +72,8 @@ def load_models(path: Path = MODEL_FILE) -> Models:
                          for d in (data["ranker"], data["abstainer"]))
     if ranker.features != PASSAGE_FEATURES or abstainer.features != QUERY_FEATURES:
         raise ValueError(f"{path} was fitted for other features: run python -m rag.calibrate")
-    return Models(ranker, abstainer, float(data["highlight_lexical_weight"]))
+    caution = float(data["abstainer"].get("caution", abstainer.threshold))
+    return Models(ranker, abstainer, float(data["highlight_lexical_weight"]), min(caution, abstainer.threshold))
 
 
 def passage_features(signals: Signals, answerable: np.ndarray) -> np.ndarray:
@@ -97,11 +108,12 @@ def query_features(signals: Signals, ranked: list[int], passage_scores: np.ndarr
                       signals.unknown_share]], dtype=np.float32)
 
 
-def abstain_probability(signals: Signals, ranked: list[int], passage_scores: np.ndarray,
-                        models: Models | None = None) -> tuple[float, float]:
-    """The probability that the corpus does not answer, and the threshold above which to abstain."""
-    abstainer = (models or load_models()).abstainer
-    return float(abstainer.probability(query_features(signals, ranked, passage_scores))[0]), abstainer.threshold
+def verdict(signals: Signals, ranked: list[int], passage_scores: np.ndarray, models: Models | None = None) -> Verdict:
+    """The abstainer's judgement of the best passages found for a query."""
+    models = models or load_models()
+    probability = float(models.abstainer.probability(query_features(signals, ranked, passage_scores))[0])
+    abstain = probability >= models.abstainer.threshold
+    return Verdict(probability, abstain, not abstain and probability >= models.caution)
 
 
 def highlight(passage: Passage, index: int, signals: Signals, models: Models | None = None,

@@ -84,7 +84,9 @@ class Result:
     abstained: bool
     answers: list[Answer] = field(default_factory=list)
     query: str = ""  # the text actually searched (question plus context for follow-ups)
-    reason: str = ""  # why it abstained, in one plain sentence
+    reason: str = ""  # why it abstained, or why its answer may miss, in one plain sentence
+    unsure: bool = False  # answered, with a warning that the corpus may not answer this
+    confidence: float | None = None  # estimated chance the corpus answers (None: the retriever does not judge)
 
     def to_dict(self) -> dict:
         return {
@@ -93,4 +95,6 @@ class Result:
             "answers": [answer.to_dict() for answer in self.answers],
             "query": self.query,
             "reason": self.reason,
+            "unsure": self.unsure,
+            "confidence": self.confidence,
         }

@@ -60,10 +60,15 @@ def test_off_topic_question_abstains_in_both_endpoints(client):
     assert ("closest, not an answer" in reply) == bool(result["answers"])
 
 
-@pytest.mark.xfail(strict=True, reason="known limit: a question naming a place the interview mentions (Montreal) "
-                                       "is not refused at the 5% false-refusal threshold; drop this mark when it is")
 def test_hiking_question_abstains(client):
     assert client.predict("Can you recommend a good hiking trail near Montreal?", api_name="/ask")["abstained"]
+
+
+@pytest.mark.xfail(strict=True, reason="known limit: every word of it is in the interview, which talks of Stalin "
+                                       "at length but never of his death; no signal here reads that far")
+def test_a_question_on_a_familiar_subject_that_the_interview_leaves_open_is_flagged(client):
+    result = client.predict("When did Stalin die?", api_name="/ask")
+    assert result["abstained"] or result["unsure"]
 
 
 BAD_INPUT = [

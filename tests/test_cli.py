@@ -56,3 +56,15 @@ def test_unreadable_corpus_is_one_line(run_rag, tmp_path):
     done = subprocess.run([sys.executable, "-m", "rag.cli", "ask", "hello?"], capture_output=True, env=env)
     assert done.returncode == 1
     assert done.stderr.decode().strip() == f"rag: error: corpus folder {tmp_path / 'missing'} does not exist"
+
+
+def test_an_answer_that_may_miss_is_printed_under_its_warning(run_rag, engine):
+    from rag.engine import UNSURE
+
+    from .test_quality import DATA, load
+
+    question = next(item["question"] for path in sorted(DATA.glob("fresh*.jsonl")) for item in load(path)
+                    if not item.get("history") and engine.ask(item["question"]).unsure)
+    done = run_rag("ask", question)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.decode().startswith(f"{UNSURE}\n\n[1] Carley interview · ")

@@ -1,4 +1,4 @@
-"""Answer quality a user notices, checked on questions of our own (tests/data/fresh.jsonl), not dev's."""
+"""Answer quality a user notices, checked on questions of our own (tests/data/fresh*.jsonl), not dev's."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import pytest
 
 from rag.text import normalise
 
-FRESH = Path(__file__).parent / "data" / "fresh.jsonl"
+DATA = Path(__file__).parent / "data"
+FRESH = DATA / "fresh.jsonl"
 
 
 def load(path: Path) -> list[dict]:
@@ -24,14 +25,15 @@ def contains_expected(text: str, item: dict) -> bool:
 
 @pytest.fixture(scope="module")
 def fresh_results(engine):
-    return [(item, engine.ask(item["question"], history=item.get("history", []), k=5)) for item in load(FRESH)]
+    return [(item, engine.ask(item["question"], history=item.get("history", []), k=5))
+            for path in sorted(DATA.glob("fresh*.jsonl")) for item in load(path)]
 
 
 def test_fresh_questions_are_answered_near_the_top(fresh_results):
     answerable = [(item, r) for item, r in fresh_results if item["expected"]]
     hit1 = sum(contains_expected(r.answers[0].text, item) for item, r in answerable) / len(answerable)
     hit3 = sum(any(contains_expected(a.text, item) for a in r.answers[:3]) for item, r in answerable) / len(answerable)
-    # Floors well under today's figures (0.84 and 0.90): they catch a broken ranker, not noise.
+    # Floors well under today's figures (0.79 and 0.91): they catch a broken ranker, not noise.
     assert hit1 >= 0.7 and hit3 >= 0.85, (hit1, hit3)
 
 
@@ -40,6 +42,28 @@ def test_abstention_refuses_some_unanswerable_and_few_answerable(fresh_results):
     answerable = [r for item, r in fresh_results if item["expected"]]
     assert sum(r.abstained for r in unanswerable) / len(unanswerable) >= 0.3
     assert sum(r.abstained for r in answerable) / len(answerable) <= 0.1
+
+
+def test_answers_that_may_miss_say_so_and_more_often_when_the_interview_has_no_answer(fresh_results):
+    answered = [(item, r) for item, r in fresh_results if not r.abstained]
+    unsure = [r for _, r in answered if r.unsure]
+    assert unsure and all(r.reason.startswith("The interview may not answer") and r.answers for r in unsure)
+    assert all(not r.reason for _, r in answered if not r.unsure)
+
+    def flagged(results):
+        return sum(r.abstained or r.unsure for r in results) / len(results)
+
+    unanswerable = [r for item, r in fresh_results if not item["expected"]]
+    answerable = [r for item, r in fresh_results if item["expected"]]
+    assert flagged(unanswerable) >= 2 * flagged(answerable)
+
+
+def test_confidence_orders_answers_above_refusals(fresh_results):
+    results = [r for _, r in fresh_results]
+    assert all(0.0 <= r.confidence <= 1.0 for r in results)
+    assert max(r.confidence for r in results if r.abstained) < min(r.confidence for r in results if not r.abstained)
+    assert max(r.confidence for r in results if r.unsure) < min(r.confidence for r in results
+                                                                 if not r.abstained and not r.unsure)
 
 
 @pytest.mark.parametrize("question", ["What is the capital of Australia?", "What's a good recipe for borscht?"])
@@ -71,7 +95,8 @@ def test_a_standalone_question_ignores_unrelated_history(engine):
 def test_baseline_retrievers_rank_without_abstaining(engine):
     for name in ("bm25", "dense", "hybrid"):
         result = engine.ask("What is the capital of Australia?", retriever=name)
-        assert not result.abstained and len(result.answers) == 3
+        assert not result.abstained and not result.unsure and len(result.answers) == 3
+        assert result.confidence is None  # only `full` judges whether the interview answers
 
 
 def test_calibration_fits_and_reports_held_out_figures(tmp_path, index_dir):

@@ -81,6 +81,18 @@ def test_abstention_says_so_and_marks_passages_as_closest_not_answers(engine, na
     assert render.reply(dataclasses.replace(result, answers=[]), names).count("<blockquote") == 0
 
 
+def test_an_answer_that_may_miss_says_so_above_the_quote(engine, names):
+    from rag.engine import UNSURE
+
+    result = engine.ask("How many divisions could the Red Army mobilise at once?")
+    sure = render.reply(result, names)
+    assert 'data-unsure="false"' in sure and 'class="unsure"' not in sure
+    html = render.reply(dataclasses.replace(result, unsure=True, reason=UNSURE), names)
+    assert 'data-unsure="true"' in html and 'data-abstained="false"' in html
+    assert inner(html, "p")[0] == UNSURE
+    assert html.index('class="unsure"') < html.index("<blockquote") and "<mark>" in html  # still the best quote
+
+
 def test_user_text_and_corpus_text_are_escaped(engine, names):
     attack = '<script>window.__pwned=1</script><img src=x onerror="alert(1)"> **bold** [x](javascript:alert(1))'
     html = render.conversation([render.Turn(attack, render.reply(engine.ask("Who was Litvinov?"), names))])

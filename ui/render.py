@@ -111,12 +111,14 @@ def reply(result: Result, names: Mapping[str, str]) -> str:
                          f'({CLOSEST}): {len(result.answers)}</summary>{closest}</details>')
         return f'<div class="reply abstained" data-abstained="true">{"".join(parts)}</div>'
     best, others = result.answers[0], result.answers[1:]
-    parts = [quote_html(best, names, highlight=True, css="best")]
+    parts = [f'<p class="unsure">{escape(result.reason)}</p>'] if result.unsure else []
+    parts.append(quote_html(best, names, highlight=True, css="best"))
     if others:
         noun = "passage" if len(others) == 1 else "passages"
         rest = "".join(quote_html(a, names, highlight=True) for a in others)
         parts.append(f'<details class="others"><summary>{len(others)} more {noun}</summary>{rest}</details>')
-    return f'<div class="reply" data-abstained="false">{"".join(parts)}</div>'
+    unsure = "true" if result.unsure else "false"
+    return f'<div class="reply" data-abstained="false" data-unsure="{unsure}">{"".join(parts)}</div>'
 
 
 def conversation(turns: Sequence[Turn]) -> str:

@@ -52,6 +52,7 @@ CSS = """
 #conversation details.others { margin-top: .5rem; }
 #conversation details.others > summary { cursor: pointer; font-weight: 600; margin-bottom: .5rem; }
 #conversation .not-answered { font-weight: 600; margin: 0 0 .5rem; }
+#conversation .unsure { font-style: italic; margin: 0 0 .5rem; color: var(--body-text-color-subdued); }
 #source-panel {
   max-height: calc(100vh - 2rem); overflow-y: auto; position: sticky; top: 1rem; padding: 0 1rem 1rem;
   border: 1px solid var(--border-color-primary); border-radius: var(--radius-lg);
