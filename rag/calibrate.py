@@ -180,10 +180,12 @@ def ablation(engine, paths: list[Path], items: list[Item], folds: int, seeds: in
     variants = [("full", items), *((f"without {name}", without(items, names)) for name, names in ABLATIONS.items()),
                 ("without follow-up context", load_items(engine, paths, use_history=False))]
     keys = ("hit@1", "hit@3", "hit@5", "span@1", "abstain_unanswerable", "abstain_answerable")
-    print(f"\nablation, held-out ({folds}-fold, {seeds} splits){'':4}" + "".join(f"{k:>12}" for k in keys))
+    widths = [max(8, len(k)) + 2 for k in keys]
+    header = "".join(f"{k:>{w}}" for k, w in zip(keys, widths))
+    print(f"\nablation, held-out ({folds}-fold, {seeds} splits){'':4}{header}")
     for name, variant in variants:
         cv = [measure(variant, engine, held_out(variant, engine, folds, seed)) for seed in range(seeds)]
-        print(f"  {name:42}" + "".join(f"{np.mean([c[k] for c in cv]):12.3f}" for k in keys))
+        print(f"  {name:42}" + "".join(f"{np.mean([c[k] for c in cv]):{w}.3f}" for k, w in zip(keys, widths)))
 
 
 def tradeoff(engine, items: list[Item], folds: int, seeds: int) -> None:
