@@ -7,6 +7,10 @@ corpus does not answer). Every figure is printed twice: fitted on all questions
 (in-sample) and on held-out folds (each question scored by models fitted without
 it). A large gap means the models learned the questions rather than the task.
 `--write` saves the all-question fit to rag/model.json.
+
+The abstainer is a plain (unweighted) logistic regression, so its probability, and
+the `confidence` a Result reports, is calibrated to the mix of the question sets
+it was fitted on (about three answerable questions to one unanswerable).
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from .text import normalise
 
 RANKER_C = 0.1  # L2 strength: strong, since a few dozen questions train it
 MAX_WRONG_ABSTAIN = 0.05  # the share of answerable questions the abstainer may refuse
-MAX_CAUTIONED = 0.20  # the share of answerable questions whose answer may carry a "may not answer" warning
+MAX_UNSURE = 0.20  # the share of answerable questions refused or answered with a "may not answer" warning
 TRADEOFF_CAPS = (0.05, 0.10, 0.20, 0.30)
 HIGHLIGHT_WEIGHTS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5)
 
@@ -79,8 +83,8 @@ def ranked_passages(item: Item, ranker: LinearModel, mask: np.ndarray) -> tuple[
 
 def fit_abstainer(items: list[Item], ranker: LinearModel, mask: np.ndarray,
                   max_wrong: float = MAX_WRONG_ABSTAIN) -> tuple[LinearModel, float]:
-    """Logistic on query evidence; the threshold keeps wrong abstentions within `max_wrong`, and the
-    caution threshold warns on at most MAX_CAUTIONED of answerable questions."""
+    """Logistic on query evidence, and two thresholds: at most `max_wrong` of the answerable
+    questions are refused, and at most MAX_UNSURE refused or warned about."""
     from sklearn.linear_model import LogisticRegression
 
     features = np.concatenate([ranking.query_features(it.signals, *ranked_passages(it, ranker, mask)) for it in items])
@@ -90,15 +94,19 @@ def fit_abstainer(items: list[Item], ranker: LinearModel, mask: np.ndarray,
     answerable_probabilities = np.sort(abstainer.probability(features[~labels]))
 
     def threshold(share: float) -> float:
-        """The lowest probability that flags at most `share` of the answerable questions."""
-        if not len(answerable_probabilities):
+        """A probability flagging at most `share` of the answerable questions, midway between two of
+        them so that rounding the saved model cannot move a question across it."""
+        count = len(answerable_probabilities)
+        if not count:
             return 0.5
-        allowed = int(np.floor(share * len(answerable_probabilities)))
-        return max(float(answerable_probabilities[-allowed - 1]) + 1e-6, 0.05)
+        allowed = int(np.floor(share * count))
+        below = float(answerable_probabilities[count - allowed - 1])
+        above = float(answerable_probabilities[count - allowed]) if allowed else 1.0
+        return max((below + above) / 2, 0.05)
 
     refuse = threshold(max_wrong)
     return (LinearModel(abstainer.features, abstainer.weights, abstainer.bias, refuse),
-            min(threshold(MAX_CAUTIONED), refuse))
+            min(threshold(MAX_UNSURE), refuse))
 
 
 def span_hit(item: Item, engine, models: Models, top: int) -> bool:
@@ -111,18 +119,18 @@ def span_hit(item: Item, engine, models: Models, top: int) -> bool:
 def fit(items: list[Item], engine, max_wrong: float = MAX_WRONG_ABSTAIN) -> Models:
     mask = engine.retrieval.answerable
     ranker = fit_ranker(items, mask)
-    abstainer, caution = fit_abstainer(items, ranker, mask, max_wrong)
+    abstainer, unsure_threshold = fit_abstainer(items, ranker, mask, max_wrong)
     best_weight = max(HIGHLIGHT_WEIGHTS, key=lambda w: sum(
         span_hit(it, engine, Models(ranker, abstainer, w), ranked_passages(it, ranker, mask)[0][0])
         for it in items if it.answerable))
-    return Models(ranker, abstainer, best_weight, caution)
+    return Models(ranker, abstainer, best_weight, unsure_threshold)
 
 
 def measure(items: list[Item], engine, models_for) -> dict[str, float]:
-    """hit@k, span@1, abstention and cautions, each item scored by `models_for(item)`."""
+    """hit@k, span@1, abstention and warnings, each item scored by `models_for(item)`."""
     mask = engine.retrieval.answerable
     hits = {1: 0, 3: 0, 5: 0}
-    span = abstained_right = abstained_wrong = flagged_right = flagged_wrong = 0
+    span = abstained_right = abstained_wrong = doubted_right = doubted_wrong = 0  # doubted: abstained or unsure
     answerable = [it for it in items if it.answerable]
     for item in items:
         models = models_for(item)
@@ -130,10 +138,10 @@ def measure(items: list[Item], engine, models_for) -> dict[str, float]:
         judged = ranking.verdict(item.signals, ranked, scores, models)
         if not item.answerable:
             abstained_right += judged.abstain
-            flagged_right += judged.abstain or judged.unsure
+            doubted_right += judged.abstain or judged.unsure
             continue
         abstained_wrong += judged.abstain
-        flagged_wrong += judged.abstain or judged.unsure
+        doubted_wrong += judged.abstain or judged.unsure
         for k in hits:
             hits[k] += bool(item.relevant[ranked[:k]].any())
         span += span_hit(item, engine, models, ranked[0])
@@ -142,8 +150,8 @@ def measure(items: list[Item], engine, models_for) -> dict[str, float]:
             "span@1": span / max(len(answerable), 1),
             "abstain_unanswerable": abstained_right / max(unanswerable, 1),
             "abstain_answerable": abstained_wrong / max(len(answerable), 1),
-            "abstain_or_caution_unanswerable": flagged_right / max(unanswerable, 1),
-            "abstain_or_caution_answerable": flagged_wrong / max(len(answerable), 1)}
+            "abstain_or_unsure_unanswerable": doubted_right / max(unanswerable, 1),
+            "abstain_or_unsure_answerable": doubted_wrong / max(len(answerable), 1)}
 
 
 def held_out(items: list[Item], engine, folds: int, seed: int, max_wrong: float = MAX_WRONG_ABSTAIN):
@@ -221,21 +229,22 @@ def main(argv: list[str] | None = None) -> int:
     for name, subset in [("all", items), *sets.items()]:
         in_sample = measure(subset, engine, lambda item: models)
         cv = [measure(subset, engine, split) for split in splits]
-        print(f"\n{name:24}{'in-sample':>10}{'held-out':>10}")
+        width = max(map(len, in_sample)) + 2
+        print(f"\n{name:{width + 2}}{'in-sample':>10}{'held-out':>10}")
         for key in in_sample:
-            print(f"  {key:22}{in_sample[key]:10.3f}{np.mean([c[key] for c in cv]):10.3f}")
+            print(f"  {key:{width}}{in_sample[key]:10.3f}{np.mean([c[key] for c in cv]):10.3f}")
     if args.ablation:
         ablation(engine, args.files, items, args.folds, args.seeds)
     if args.tradeoff:
         tradeoff(engine, items, args.folds, args.seeds)
     print("ranker:", dict(zip(models.ranker.features, np.round(models.ranker.weights, 3))))
     print("abstainer:", dict(zip(models.abstainer.features, np.round(models.abstainer.weights, 3))),
-          f"threshold {models.abstainer.threshold:.3f}, caution from {models.caution:.3f}; "
+          f"threshold {models.abstainer.threshold:.3f}, unsure from {models.unsure_threshold:.3f}; "
           f"highlight lexical weight {models.highlight_lexical_weight}")
     if args.write:
         ranking.MODEL_FILE.write_text(json.dumps({"ranker": models.ranker.to_dict(),
                                                   "abstainer": {**models.abstainer.to_dict(),
-                                                                "caution": round(models.caution, 6)},
+                                                                "unsure_threshold": round(models.unsure_threshold, 6)},
                                                   "highlight_lexical_weight": models.highlight_lexical_weight},
                                                  indent=2) + "\n", encoding="utf-8")
         print(f"wrote {ranking.MODEL_FILE}")

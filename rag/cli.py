@@ -215,15 +215,17 @@ def parse_request(raw: bytes | None) -> dict:
 
 def format_result(result) -> str:
     """The Result for a terminal: each passage wrapped, with its citation."""
+    from .engine import NOT_ANSWERED, UNSURE
+
     width = min(shutil.get_terminal_size((88, 20)).columns, 100)
     lines = []
     if result.abstained:
-        lines.append(result.reason or "The interview does not answer this question.")
+        lines.append(result.reason or NOT_ANSWERED)
         if result.answers:
             lines.append("Closest passages (not an answer):")
         lines.append("")
     elif result.unsure:
-        lines += [result.reason, ""]
+        lines += [result.reason or UNSURE, ""]
     for number, answer in enumerate(result.answers, start=1):
         lines.append(f"[{number}] {answer.citation.label}")
         lines.extend(textwrap.wrap(answer.text, width=width, initial_indent="    ", subsequent_indent="    "))

@@ -1,4 +1,4 @@
-"""Answer questions from the corpus: retrieve, rank, decide to answer or abstain, build the Result."""
+"""Answer questions from the corpus: retrieve, rank, decide to answer, warn or abstain, build the Result."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from .records import Answer, Passage, Result
 from .retrieval import Retrieval, build_units
 
 NOT_ANSWERED = "The interview does not answer this question."
-UNSURE = "The interview may not answer this question: these are the passages closest to it."
+UNSURE = "The interview may not answer this question; here is what comes closest."
 
 
 class QuestionError(ValueError):
@@ -55,7 +55,8 @@ class Engine:
         self.by_id = {p.id: p for p in self.passages}  # a cited passage, found again by its id
 
     def ask(self, question: str, history: Sequence[str] = (), k: int = 3, retriever: str = "full") -> Result:
-        """The passages that answer `question`, verbatim and cited, or an abstention with the closest ones."""
+        """The passages that answer `question`, verbatim and cited (with a warning when they may not), or an
+        abstention with the closest ones."""
         question, history = validate(question, history, k)
         if retriever not in RETRIEVERS:
             raise QuestionError(f"unknown retriever {retriever!r}: choose from {', '.join(RETRIEVERS)}")
@@ -73,7 +74,7 @@ class Engine:
                           passage_id=self.passages[i].id) for i in ranked[:k]]
         reason = NOT_ANSWERED if abstained or not answers else UNSURE if unsure else ""
         return Result(question=question, abstained=abstained or not answers, answers=answers, query=query,
-                      reason=reason, unsure=unsure and bool(answers), confidence=confidence)
+                      reason=reason, unsure=unsure, confidence=confidence)
 
 
 def validate(question, history, k) -> tuple[str, list[str]]:

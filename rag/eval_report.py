@@ -19,8 +19,8 @@ def metric_rows(cutoffs) -> list[tuple[str, str]]:
             + [(f"MRR@{DEPTH}", f"mrr@{DEPTH}"), (f"nDCG@{DEPTH}", f"ndcg@{DEPTH}"), ("span@1", "span@1"),
                ("abstained, unanswerable (higher is better)", "abstained_unanswerable"),
                ("abstained, answerable (lower is better)", "abstained_answerable"),
-               ("abstained or unsure, unanswerable", "flagged_unanswerable"),
-               ("abstained or unsure, answerable", "flagged_answerable")])
+               ("abstained or unsure, unanswerable (higher is better)", "abstained_or_unsure_unanswerable"),
+               ("abstained or unsure, answerable (lower is better)", "abstained_or_unsure_answerable")])
 
 
 def overview(report: dict[str, dict], cutoffs) -> tuple[list[str], list[list]]:
@@ -31,10 +31,13 @@ def overview(report: dict[str, dict], cutoffs) -> tuple[list[str], list[list]]:
     return ["", *retrievers], rows
 
 
-def abstained_share(figures: dict) -> float | None:
-    """The share of a group's questions abstained on, answerable or not."""
-    parts = [(figures["abstained_unanswerable"], figures["unanswerable"]),
-             (figures["abstained_answerable"], figures["answerable"])]
+VERDICT_SHARES = {"abstained": "abstained", "abstained or unsure": "abstained_or_unsure"}  # by-kind label: key
+
+
+def verdict_share(figures: dict, key: str) -> float | None:
+    """The share of a group's questions given this verdict (`key` of VERDICT_SHARES), answerable or not."""
+    parts = [(figures[f"{key}_unanswerable"], figures["unanswerable"]),
+             (figures[f"{key}_answerable"], figures["answerable"])]
     count = sum(n for share, n in parts if share is not None)
     return sum(share * n for share, n in parts if share is not None) / count if count else None
 
@@ -46,8 +49,8 @@ def by_kind(report: dict[str, dict], key: str) -> tuple[list[str], list[list]]:
     rows = []
     for kind, figures in first.items():
         label = f"{kind} ({figures['questions']})"
-        if key == "abstained":
-            rows.append([label] + [abstained_share(report[r]["by_kind"][kind]) for r in retrievers])
+        if key in VERDICT_SHARES:
+            rows.append([label] + [verdict_share(report[r]["by_kind"][kind], VERDICT_SHARES[key]) for r in retrievers])
         else:
             rows.append([label] + [report[r]["by_kind"][kind][key] for r in retrievers])
     return [f"{key} by kind", *retrievers], rows
@@ -60,9 +63,9 @@ def heading(source: str, report: dict[str, dict]) -> str:
 
 
 def format_table(source: str, report: dict[str, dict], cutoffs) -> str:
-    """The terminal view: overall figures, then hit@k and abstention by kind."""
+    """The terminal view: overall figures, then hit@k, abstentions and warnings by kind."""
     blocks = [heading(source, report), text_table(*overview(report, cutoffs))]
-    for key in (f"hit@{cutoffs[0]}", f"hit@{cutoffs[-1]}", "abstained"):
+    for key in (f"hit@{cutoffs[0]}", f"hit@{cutoffs[-1]}", *VERDICT_SHARES):
         blocks.append(text_table(*by_kind(report, key)))
     return "\n\n".join(blocks)
 
@@ -94,18 +97,19 @@ def plot_hit_curve(path: Path, report: dict[str, dict]) -> None:
 
 
 def question_rows(outcomes: dict[str, list[Outcome]]) -> tuple[list[str], list[list]]:
-    """Per question, per retriever: the rank of the first relevant passage, or the abstention verdict."""
+    """Per question, per retriever: the rank of the first relevant passage, and any abstention or warning."""
     retrievers = list(outcomes)
     rows = []
     for index, first in enumerate(outcomes[retrievers[0]]):
         row = [str(first.item.id), first.item.kind, first.item.question[:70]]
         for retriever in retrievers:
             outcome = outcomes[retriever][index]
+            verdict = "abstained" if outcome.result.abstained else "unsure" if outcome.result.unsure else ""
             if not outcome.item.answerable:
-                row.append("abstained" if outcome.result.abstained else "answered")
+                row.append(verdict or "answered")
             else:
                 rank = str(outcome.ranks[0]) if outcome.ranks else "—"
-                row.append(f"{rank} (abstained)" if outcome.result.abstained else rank)
+                row.append(f"{rank} ({verdict})" if verdict else rank)
         rows.append(row)
     return ["id", "kind", "question", *retrievers], rows
 
@@ -116,13 +120,13 @@ def write_report(directory: Path, source: str, report: dict[str, dict], outcomes
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     plot_hit_curve(directory / PLOT_FILE, report)
-    kinds = [f"hit@{k}" for k in cutoffs] + [f"mrr@{DEPTH}", f"ndcg@{DEPTH}", "span@1", "abstained"]
+    kinds = [f"hit@{k}" for k in cutoffs] + [f"mrr@{DEPTH}", f"ndcg@{DEPTH}", "span@1", *VERDICT_SHARES]
     parts = [
         f"# Evaluation of `{source}`",
         f"Run {time.strftime('%Y-%m-%d %H:%M')}. {heading(source, report)}.",
         "A passage is relevant when its text contains an expected substring (both normalised). hit@k, MRR and "
         "nDCG judge the ranked passages over answerable questions even when the retriever abstained; abstention "
-        "is scored separately. Only `full` abstains.",
+        "is scored separately. Only `full` abstains or warns that it may not answer (unsure).",
         "## Overall", markdown_table(*overview(report, cutoffs)),
         f"![hit@k]({PLOT_FILE})",
         "## By kind",

@@ -11,7 +11,7 @@ How to read the figures:
   abstained: the closest passages of an abstention are still ranked. Abstention is
   scored on its own: the share of unanswerable questions abstained on (higher is
   better) and the share of answerable ones wrongly abstained on (lower is better).
-  Only `full` abstains; the other retrievers never do. "Abstained or unsure" also
+  Only `full` abstains or warns; the other retrievers never do. "Abstained or unsure" also
   counts answers given with a warning that the interview may not answer (`unsure`).
 - nDCG's ideal ranking counts every passage the engine can return (interviewer
   questions, titles and bylines never are) that contains an expected substring.
@@ -224,8 +224,8 @@ def summarise(outcomes: list[Outcome], scores: dict[str, dict[str, float]], cuto
     figures["span@1"] = share([o.span for o in answerable])
     figures["abstained_unanswerable"] = share([o.result.abstained for o in unanswerable])
     figures["abstained_answerable"] = share([o.result.abstained for o in answerable])
-    figures["flagged_unanswerable"] = share([o.result.abstained or o.result.unsure for o in unanswerable])
-    figures["flagged_answerable"] = share([o.result.abstained or o.result.unsure for o in answerable])
+    figures["abstained_or_unsure_unanswerable"] = share([o.result.abstained or o.result.unsure for o in unanswerable])
+    figures["abstained_or_unsure_answerable"] = share([o.result.abstained or o.result.unsure for o in answerable])
     milliseconds = [o.seconds * 1000 for o in outcomes]
     figures["latency_ms"] = {"p50": round(float(np.percentile(milliseconds, 50)), 2),
                              "p95": round(float(np.percentile(milliseconds, 95)), 2)} if outcomes else None

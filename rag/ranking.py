@@ -1,11 +1,12 @@
-"""Turn a query's signals into a ranking, the highlighted sentences, and an answer-or-abstain decision.
+"""Turn a query's signals into a ranking, the highlighted sentences, and a verdict: answer, warn, or abstain.
 
 The baselines (`bm25`, `dense`, `hybrid`) use one signal or a rank fusion of two.
-`full` scores passages with a linear model over several signals, and decides to
-abstain with a logistic model over query-level evidence (how well the best passage
-matches, by how much it beats the next, how much of the question's wording the
-corpus has never seen). Both models' weights live in `model.json`, fitted by
-`python -m rag.calibrate` with k-fold cross-validation on question sets.
+`full` scores passages with a linear model over several signals, and judges with a
+logistic model over query-level evidence (how well the best passage matches, by how
+much it beats the next, how much of the question's wording the corpus has never seen)
+how likely the corpus is not to answer: above one threshold it abstains, above a lower
+one it answers with a warning. The weights and thresholds live in `model.json`, fitted
+by `python -m rag.calibrate` with k-fold cross-validation on question sets.
 """
 
 from __future__ import annotations
@@ -53,12 +54,12 @@ class Models:
     ranker: LinearModel
     abstainer: LinearModel
     highlight_lexical_weight: float  # how much a sentence's word overlap counts beside its cosine
-    caution: float = 1.0  # abstainer probability from which an answer comes with a warning that it may miss
+    unsure_threshold: float | None = None  # abstainer probability from which an answer carries a warning
 
 
 @dataclass(frozen=True)
 class Verdict:
-    """Whether the corpus answers a query: abstain, answer with a caution, or answer."""
+    """Whether the corpus answers a query: abstain, answer with a warning (unsure), or answer."""
 
     probability: float  # that the corpus does not answer
     abstain: bool
@@ -72,8 +73,8 @@ def load_models(path: Path = MODEL_FILE) -> Models:
                          for d in (data["ranker"], data["abstainer"]))
     if ranker.features != PASSAGE_FEATURES or abstainer.features != QUERY_FEATURES:
         raise ValueError(f"{path} was fitted for other features: run python -m rag.calibrate")
-    caution = float(data["abstainer"].get("caution", abstainer.threshold))
-    return Models(ranker, abstainer, float(data["highlight_lexical_weight"]), min(caution, abstainer.threshold))
+    unsure = data["abstainer"].get("unsure_threshold")  # absent from models fitted before the warning tier
+    return Models(ranker, abstainer, float(data["highlight_lexical_weight"]), None if unsure is None else float(unsure))
 
 
 def passage_features(signals: Signals, answerable: np.ndarray) -> np.ndarray:
@@ -113,7 +114,8 @@ def verdict(signals: Signals, ranked: list[int], passage_scores: np.ndarray, mod
     models = models or load_models()
     probability = float(models.abstainer.probability(query_features(signals, ranked, passage_scores))[0])
     abstain = probability >= models.abstainer.threshold
-    return Verdict(probability, abstain, not abstain and probability >= models.caution)
+    unsure = not abstain and models.unsure_threshold is not None and probability >= models.unsure_threshold
+    return Verdict(probability, abstain, unsure)
 
 
 def highlight(passage: Passage, index: int, signals: Signals, models: Models | None = None,

@@ -17,10 +17,11 @@ def citation(start: int = 0, end: int = 1) -> Citation:
                     label="T · s ¶1")
 
 
-def result(ranking: list[str], abstained: bool = False, top_text: str = "x", highlight=(0, 1)) -> Result:
+def result(ranking: list[str], abstained: bool = False, top_text: str = "x", highlight=(0, 1),
+           unsure: bool = False) -> Result:
     answers = [Answer(text=top_text if rank == 0 else "x", score=1.0 - rank / 10, highlights=[highlight],
                       citation=citation(), passage_id=pid) for rank, pid in enumerate(ranking)]
-    return Result(question="q", abstained=abstained, answers=answers)
+    return Result(question="q", abstained=abstained, answers=answers, unsure=unsure)
 
 
 def outcome(line: int, kind: str, expected: tuple[str, ...], relevant: set[str], res: Result) -> Outcome:
@@ -37,12 +38,12 @@ def hand_made() -> list[Outcome]:
                                                      highlight=(0, 15))),
         # relevant third; wrongly abstained
         outcome(2, "a", ("e",), {"p2"}, result(["p1", "p3", "p2"], abstained=True)),
-        # two relevant passages, at ranks 2 and 4
-        outcome(3, "b", ("e",), {"p1", "p3"}, result(["p2", "p1", "p4", "p3"])),
+        # two relevant passages, at ranks 2 and 4; answered with a warning
+        outcome(3, "b", ("e",), {"p1", "p3"}, result(["p2", "p1", "p4", "p3"], unsure=True)),
         # relevant sixth: outside hit@5
         outcome(4, "b", ("e",), {"p5"}, result(["p1", "p2", "p3", "p4", "p6", "p5"])),
         outcome(5, "none", (), set(), result(["p1"], abstained=True)),
-        outcome(6, "none", (), set(), result(["p1"])),
+        outcome(6, "none", (), set(), result(["p1"], unsure=True)),
     ]
 
 
@@ -59,6 +60,8 @@ def test_metrics_on_known_rankings_are_exact():
     assert figures["span@1"] == 0.25
     assert figures["abstained_unanswerable"] == 0.5
     assert figures["abstained_answerable"] == 0.25
+    assert figures["abstained_or_unsure_unanswerable"] == 1.0
+    assert figures["abstained_or_unsure_answerable"] == 0.5
     assert figures["hit_curve"] == [0.25, 0.5, 0.75, 0.75, 0.75, 1.0, 1.0, 1.0, 1.0, 1.0]
     assert figures["latency_ms"] == {"p50": 3.5, "p95": 5.75}
     kinds = figures["by_kind"]
@@ -77,6 +80,9 @@ def test_the_table_shows_every_retriever_and_kind():
     assert header == ["full", "bm25"]
     assert any(line.split()[:3] == ["hit@1", "0.250", "0.250"] for line in table.splitlines())
     assert "none (2)" in table and "abstained by kind" in table
+    block = next(b for b in table.split("\n\n") if b.startswith("abstained or unsure by kind"))
+    shares = next(line.split() for line in block.splitlines() if line.startswith("b (2)"))
+    assert shares[2:] == ["0.500", "0.500"]  # one of kind b's two questions was answered with a warning
 
 
 def test_relevance_compares_normalised_text():
@@ -142,7 +148,8 @@ def test_eval_command_json_results_and_report(run_rag, tmp_path):
     assert list(figures) == ["bm25", "full"]
     for name in figures:
         assert set(figures[name]) >= {"hit@1", "hit@3", "hit@5", "mrr@10", "ndcg@10", "span@1", "latency_ms",
-                                      "abstained_unanswerable", "abstained_answerable", "by_kind", "hit_curve"}
+                                      "abstained_unanswerable", "abstained_answerable", "by_kind", "hit_curve",
+                                      "abstained_or_unsure_unanswerable", "abstained_or_unsure_answerable"}
         assert figures[name]["questions"] == 3 and figures[name]["answerable"] == 2
         assert figures[name]["hit@5"] == 0.5  # Montreal found, the ghost can only miss
         assert list(figures[name]["by_kind"]) == ["bio", "unanswerable"]
@@ -153,7 +160,9 @@ def test_eval_command_json_results_and_report(run_rag, tmp_path):
         ("ghost", "bm25"), ("ghost", "full")]
     assert records[2] == {"error": "line 2: not JSON (Expecting value)"}
     teach = records[1]
-    assert set(teach) >= {"question", "abstained", "answers", "query", "reason", "relevant_ranks", "span@1"}
+    assert set(teach) >= {"question", "abstained", "answers", "query", "reason", "unsure", "confidence",
+                          "relevant_ranks", "span@1"}
+    assert 0 < teach["confidence"] <= 1 and records[0]["confidence"] is None  # bm25 does not judge
     assert len(teach["answers"]) == 10 and teach["relevant_ranks"]
     assert "University of Montreal" in teach["answers"][teach["relevant_ranks"][0] - 1]["text"]
 

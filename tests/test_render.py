@@ -85,6 +85,7 @@ def test_an_answer_that_may_miss_says_so_above_the_quote(engine, names):
     from rag.engine import UNSURE
 
     result = engine.ask("How many divisions could the Red Army mobilise at once?")
+    result = dataclasses.replace(result, abstained=False, unsure=False, reason="")
     sure = render.reply(result, names)
     assert 'data-unsure="false"' in sure and 'class="unsure"' not in sure
     html = render.reply(dataclasses.replace(result, unsure=True, reason=UNSURE), names)

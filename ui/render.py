@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from html import escape
 
-from rag.engine import NOT_ANSWERED
+from rag.engine import NOT_ANSWERED, UNSURE
 from rag.records import Answer, Citation, Document, Result
 
 CLOSEST = "closest, not an answer"
@@ -98,7 +98,8 @@ def source_names(documents: Iterable[Document]) -> dict[str, str]:
 
 
 def reply(result: Result, names: Mapping[str, str]) -> str:
-    """The chat reply for a Result: the best quote, then the others collapsed; or a plain 'not answered'.
+    """The chat reply for a Result: the best quote (under a warning when it may not answer), then the others
+    collapsed; or a plain 'not answered' with the closest passages.
 
     `names` maps document ids to the short names citations show (see `source_names`).
     """
@@ -109,9 +110,9 @@ def reply(result: Result, names: Mapping[str, str]) -> str:
                               for a in result.answers)
             parts.append(f'<details class="others closest-group"><summary>The closest passages '
                          f'({CLOSEST}): {len(result.answers)}</summary>{closest}</details>')
-        return f'<div class="reply abstained" data-abstained="true">{"".join(parts)}</div>'
+        return f'<div class="reply abstained" data-abstained="true" data-unsure="false">{"".join(parts)}</div>'
     best, others = result.answers[0], result.answers[1:]
-    parts = [f'<p class="unsure">{escape(result.reason)}</p>'] if result.unsure else []
+    parts = [f'<p class="unsure">{escape(result.reason or UNSURE)}</p>'] if result.unsure else []
     parts.append(quote_html(best, names, highlight=True, css="best"))
     if others:
         noun = "passage" if len(others) == 1 else "passages"
