@@ -21,6 +21,7 @@ REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO / "corpus"
 SOURCE = CORPUS / "carley-interview-2022.txt"
 ARTIFACTS = REPO / "test-artifacts"  # screenshots and the like, git-ignored
+QUESTIONS = REPO / "tests" / "data"  # our own question sets, fresh*.jsonl, in the evaluation format
 SERVER_START_SECONDS = 240  # model load on a busy 2-core machine; a healthy start takes well under a minute
 
 
@@ -115,3 +116,10 @@ def client(server):
     from gradio_client import Client
 
     return Client(server, verbose=False)
+
+
+def load_questions(path: Path) -> list[dict]:
+    """The questions of one evaluation-format file."""
+    import json
+
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]

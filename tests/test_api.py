@@ -55,7 +55,8 @@ def test_off_topic_question_abstains_in_both_endpoints(client):
     result = client.predict(OFF_TOPIC, api_name="/ask")
     assert result["abstained"] is True and result["reason"]
     reply = client.predict(OFF_TOPIC, [], api_name="/chat")
-    assert reply.startswith('<div class="reply abstained" data-abstained="true"><p class="not-answered">'
+    assert reply.startswith('<div class="reply abstained" data-abstained="true" data-unsure="false">'
+                            '<p class="not-answered">'
                             "The interview does not answer this question.</p>")
     assert ("closest, not an answer" in reply) == bool(result["answers"])
 

@@ -8,7 +8,7 @@ import pytest
 from gradio_client import Client
 from playwright.sync_api import expect
 
-from tests.conftest import ARTIFACTS, free_port, listening_addresses, served
+from tests.conftest import ARTIFACTS, QUESTIONS, free_port, listening_addresses, load_questions, served
 from ui import render
 
 pytestmark = pytest.mark.browser
@@ -118,6 +118,20 @@ def test_abstention_reads_as_a_plain_sentence(open_page):
     if reply.locator("blockquote").count():
         assert "closest, not an answer" in reply.locator("details summary").inner_text()
         assert reply.locator("mark").count() == 0
+
+
+def test_an_answer_that_may_miss_is_shown_under_its_warning(open_page, engine):
+    from rag.engine import UNSURE
+
+    questions = (item for path in sorted(QUESTIONS.glob("fresh*.jsonl")) for item in load_questions(path))
+    question = next(q["question"] for q in questions if not q.get("history") and engine.ask(q["question"]).unsure)
+    page = open_page()
+    ask(page, question, 1)
+    warning = page.locator("#conversation .reply p.unsure")
+    expect(warning).to_have_text(UNSURE)
+    best = page.locator("#conversation figure.best")
+    assert warning.bounding_box()["y"] < best.bounding_box()["y"]  # read before the quote
+    assert best.locator("mark").count() >= 1  # still the closest passage, its best sentence marked
 
 
 def test_phone_width_stacks_without_sideways_scrolling(open_page, engine):

@@ -10,19 +10,14 @@ import json
 import math
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from rag.text import normalise
+from tests.conftest import QUESTIONS, load_questions
 
-DATA = Path(__file__).parent / "data"
-FRESH = DATA / "fresh.jsonl"
-
-
-def load(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+FRESH = QUESTIONS / "fresh.jsonl"
 
 
 def contains_expected(text: str, item: dict) -> bool:
@@ -32,7 +27,7 @@ def contains_expected(text: str, item: dict) -> bool:
 @pytest.fixture(scope="module")
 def fresh_results(engine):
     return [(item, engine.ask(item["question"], history=item.get("history", []), k=5))
-            for path in sorted(DATA.glob("fresh*.jsonl")) for item in load(path)]
+            for path in sorted(QUESTIONS.glob("fresh*.jsonl")) for item in load_questions(path)]
 
 
 def test_fresh_questions_are_answered_near_the_top(fresh_results):
