@@ -14,16 +14,16 @@ import statistics
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from rag.measure import free_port
+from rag.measure import free_port, wait_for_server
 
 REPO = Path(__file__).resolve().parent.parent
+START_SECONDS = 240  # model load on a busy 2-core machine; a healthy start takes a few seconds
 QUESTIONS = ["Who was Litvinov?", "Where does Professor Carley teach?", "How did Poland view Hitler?",
              "What was the role of Britain and France?"]
 
@@ -32,14 +32,10 @@ def first_answer(url: str, process: subprocess.Popen, started: float) -> tuple[f
     """Seconds from start until the server answers HTTP, and until its first /ask answer."""
     from gradio_client import Client
 
-    while True:
-        if process.poll() is not None:
-            sys.exit(f"rag serve exited with {process.returncode}")
-        try:
-            with urllib.request.urlopen(url + "gradio_api/info", timeout=5):
-                break
-        except OSError:
-            time.sleep(0.05)
+    try:
+        wait_for_server(url, process, START_SECONDS, poll=0.05)
+    except RuntimeError as error:
+        sys.exit(str(error))
     listening = time.monotonic() - started
     Client(url, verbose=False).predict(QUESTIONS[0], api_name="/ask")
     return listening, time.monotonic() - started

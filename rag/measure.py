@@ -1,4 +1,4 @@
-"""Measuring helpers for `rag bench`: a command's wall time and peak memory, latency percentiles."""
+"""Measuring helpers for `rag bench`, the benchmarks and the tests: wall time, peak memory, latency percentiles, a server up.
 
 from __future__ import annotations
 
@@ -113,3 +113,21 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def wait_for_server(url: str, process: subprocess.Popen, timeout: float, poll: float = 0.2) -> None:
+    """Return once the Gradio server at `url` answers HTTP; RuntimeError if `process` exits or `timeout` passes."""
+    import time
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"rag serve exited with {process.returncode}")
+        try:
+            with urllib.request.urlopen(url + "gradio_api/info", timeout=5):  # noqa: S310 - our own loopback URL
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"rag serve not ready after {timeout:g}s") from None
+            time.sleep(poll)

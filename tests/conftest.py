@@ -7,15 +7,13 @@ import os
 import struct
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
-from rag.measure import free_port
+from rag.measure import free_port, wait_for_server
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO / "corpus"
@@ -83,17 +81,10 @@ def served(index_dir: Path, log_path: Path, port: int | None = None,
                                    env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
     try:
-        deadline = time.monotonic() + SERVER_START_SECONDS
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"rag serve exited with {process.returncode}:\n{log_path.read_text()}")
-            try:
-                with urllib.request.urlopen(url + "gradio_api/info", timeout=5):
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    pytest.fail(f"rag serve not ready after {SERVER_START_SECONDS}s:\n{log_path.read_text()}")
-                time.sleep(0.5)
+        try:
+            wait_for_server(url, process, SERVER_START_SECONDS, poll=0.5)
+        except RuntimeError as error:
+            pytest.fail(f"{error}:\n{log_path.read_text()}")
         yield url, process
     finally:
         process.terminate()
