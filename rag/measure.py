@@ -1,4 +1,4 @@
-"""Measuring helpers for `rag bench`, benchmarks and tests: time, peak memory, percentiles, a server coming up.
+"""Measuring helpers for `rag bench`, benchmarks and tests: time, peak memory, percentiles, a server coming up."""
 
 from __future__ import annotations
 
