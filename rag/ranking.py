@@ -3,9 +3,10 @@
 The baselines (`bm25`, `dense`, `hybrid`) use one signal or a rank fusion of two.
 `full` scores passages with a linear model over several signals, and judges with a
 logistic model over query-level evidence (how well the best passage matches, by how
-much it beats the next, how much of the question's wording the corpus has never seen)
-how likely the corpus is not to answer: above one threshold it abstains, above a lower
-one it answers with a warning. The weights and thresholds live in `model.json`, fitted
+much it beats the next, how much of the question's wording the corpus has never seen,
+whether its best sentence holds the number or date the question asks for) how likely
+the corpus is not to answer: above one threshold it abstains, above a lower one it
+answers with a warning. The weights and thresholds live in `model.json`, fitted
 by `python -m rag.calibrate` with k-fold cross-validation on question sets.
 """
 
@@ -26,7 +27,7 @@ MODEL_FILE = Path(__file__).with_name("model.json")
 RRF_K = 60  # the usual reciprocal-rank-fusion constant
 PASSAGE_FEATURES = tuple(f"dense_{k}" for k in UNIT_KINDS) + ("lexical_z", "lexical_scaled", "sentence_lexical",
                                                                "coverage")
-QUERY_FEATURES = ("top_score", "margin", "top_cosine", "top_coverage", "unknown_share")
+QUERY_FEATURES = ("top_score", "margin", "top_cosine", "top_coverage", "unknown_share", "top_sentence_answer_type")
 
 
 @dataclass(frozen=True)
@@ -105,8 +106,10 @@ def query_features(signals: Signals, ranked: list[int], passage_scores: np.ndarr
     top = ranked[0]
     second = passage_scores[ranked[1]] if len(ranked) > 1 else passage_scores[top] - 1.0
     top_cosine = max(float(signals.dense[kind][top]) for kind in UNIT_KINDS)
+    cosines, _, answer_type = signals.sentences_of(top)
+    best_sentence_answer_type = float(answer_type[int(np.argmax(cosines))]) if len(cosines) else 1.0
     return np.array([[passage_scores[top], passage_scores[top] - second, top_cosine, signals.coverage[top],
-                      signals.unknown_share]], dtype=np.float32)
+                      signals.unknown_share, best_sentence_answer_type]], dtype=np.float32)
 
 
 def verdict(signals: Signals, ranked: list[int], passage_scores: np.ndarray, models: Models | None = None) -> Verdict:
@@ -125,7 +128,7 @@ def highlight(passage: Passage, index: int, signals: Signals, models: Models | N
     if len(spans) == 1:
         return spans
     weight = (models or load_models()).highlight_lexical_weight
-    cosines, lexical = signals.sentences_of(index)
+    cosines, lexical, _ = signals.sentences_of(index)
     sentence_scores = cosines + weight * _scaled(lexical)
     best = int(np.argmax(sentence_scores))
     chosen = {best} | {n for n in (best - 1, best + 1)

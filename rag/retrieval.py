@@ -16,6 +16,7 @@ import numpy as np
 
 from embeddings import Encoder, VectorIndex
 
+from . import answer_type
 from .lexical import LexicalIndex
 from .records import Passage
 
@@ -46,12 +47,13 @@ class Signals:
     unknown_share: float  # share of the query's term weight absent from the whole corpus
     sentence_dense: np.ndarray  # per sentence (all passages' sentences, in order), its cosine
     sentence_lexical: np.ndarray  # per sentence, its BM25
+    sentence_answer_type: np.ndarray  # per sentence, whether it holds the number or date asked for (see answer_type)
     sentence_start: np.ndarray  # per passage, where its sentences begin in the two arrays above
 
-    def sentences_of(self, passage: int) -> tuple[np.ndarray, np.ndarray]:
-        """Cosine and BM25 of each sentence of one passage."""
+    def sentences_of(self, passage: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Cosine, BM25 and answer-type match of each sentence of one passage."""
         span = slice(self.sentence_start[passage], self.sentence_start[passage + 1])
-        return self.sentence_dense[span], self.sentence_lexical[span]
+        return self.sentence_dense[span], self.sentence_lexical[span], self.sentence_answer_type[span]
 
 
 def build_units(passages: list[Passage]) -> list[Unit]:
@@ -97,7 +99,9 @@ class Retrieval:
         counts = [len(p.sentences) for p in passages]
         self.sentence_start = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
         self.sentence_owner = np.repeat(np.arange(len(passages)), counts)
-        self.sentence_lexical = LexicalIndex([p.text[start:end] for p in passages for start, end in p.sentences])
+        sentence_texts = [p.text[start:end] for p in passages for start, end in p.sentences]
+        self.sentence_lexical = LexicalIndex(sentence_texts)
+        self.sentence_tokens = [answer_type.found(text) for text in sentence_texts]
         self.unit_passage = np.array([u.passage for u in units], dtype=np.int64)
         self.unit_kind = np.array([UNIT_KINDS.index(u.kind) for u in units], dtype=np.int64)
         self.unit_sentence = np.array([self.sentence_start[u.passage] + u.sentence if u.kind == "sentence" else -1
@@ -118,6 +122,7 @@ class Retrieval:
                        coverage=(coverage / total if total else coverage).astype(np.float32),
                        unknown_share=sum(weights[t] for t in weights if t not in self.idf) / total if total else 0.0,
                        sentence_dense=sentence_dense, sentence_lexical=sentence_lexical,
+                       sentence_answer_type=answer_type.holding(self.sentence_tokens, query),
                        sentence_start=self.sentence_start)
 
     def _dense(self, query: str) -> tuple[dict[str, np.ndarray], np.ndarray]:

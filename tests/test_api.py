@@ -65,10 +65,16 @@ def test_hiking_question_abstains(client):
     assert client.predict("Can you recommend a good hiking trail near Montreal?", api_name="/ask")["abstained"]
 
 
-@pytest.mark.xfail(strict=True, reason="known limit: every word of it is in the interview, which talks of Stalin "
-                                       "at length but never of his death; no signal here reads that far")
-def test_a_question_on_a_familiar_subject_that_the_interview_leaves_open_is_flagged(client):
+def test_a_date_question_on_a_familiar_subject_that_the_interview_leaves_open_is_flagged(client):
+    """Every word of it is in the interview, which talks of Stalin at length but never of his death."""
     result = client.predict("When did Stalin die?", api_name="/ask")
+    assert result["abstained"] or result["unsure"]
+
+
+@pytest.mark.xfail(strict=True, reason="known limit: the introduction speaks of Carley's career and university; "
+                                       "no signal here tells that from where he studied")
+def test_a_question_on_the_author_that_the_interview_leaves_open_is_flagged(client):
+    result = client.predict("Which universities did Carley study at?", api_name="/ask")
     assert result["abstained"] or result["unsure"]
 
 
