@@ -3,8 +3,8 @@
 "When did Stalin die?" is answered by a sentence with a date in it. A passage about
 Stalin whose best sentence has no date is a near miss, the commonest way a question
 the interview does not answer looks answerable. The cues are ordinary English
-question words, read in the question's last clause (a follow-up's own words, not
-the earlier question it is searched with).
+question words, read in the last clause of the user's own question (not in the
+earlier question a follow-up is searched with).
 """
 
 from __future__ import annotations
@@ -32,9 +32,9 @@ ASKS = (
 WORD = re.compile(r"\w+")
 
 
-def asked_for(query: str) -> tuple[str, ...]:
-    """The kinds of token an answer to the query's last clause must hold; () when it names none."""
-    clauses = [c.strip() for c in re.split(r"[?.!]+", query.lower()) if c.strip()]
+def asked_for(question: str) -> tuple[str, ...]:
+    """The kinds of token an answer to the question's last clause must hold; () when it names none."""
+    clauses = [c.strip() for c in re.split(r"[?.!]+", question.lower()) if c.strip()]
     if not clauses:
         return ()
     for kinds, pattern in ASKS:
@@ -49,12 +49,12 @@ def found(text: str) -> dict[str, frozenset[str]]:
     return {kind: frozenset(pattern.findall(lowered)) for kind, pattern in TOKENS.items()}
 
 
-def holding(sentence_tokens: list[dict[str, frozenset[str]]], query: str) -> np.ndarray:
-    """Per sentence (given its `found` tokens), whether it holds the kind of answer the query asks for
-    and the query does not itself contain ("killed between June 1941 and September 1943?" is not
-    answered by "1941"); all True when the query asks for no kind."""
-    kinds = asked_for(query)
+def holding(sentence_tokens: list[dict[str, frozenset[str]]], question: str) -> np.ndarray:
+    """Per sentence (given its `found` tokens), whether it holds the kind of answer the question asks
+    for and does not itself contain ("killed between June 1941 and September 1943?" is not answered
+    by "1941"); all True when the question asks for no kind."""
+    kinds = asked_for(question)
     if not kinds:
         return np.ones(len(sentence_tokens), dtype=bool)
-    asked = set(WORD.findall(query.lower()))
+    asked = set(WORD.findall(question.lower()))
     return np.array([any(tokens[kind] - asked for kind in kinds) for tokens in sentence_tokens], dtype=bool)

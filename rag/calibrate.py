@@ -58,7 +58,7 @@ def load_items(engine, paths: list[Path], use_history: bool = True) -> list[Item
                 continue
             record = json.loads(line)
             query = standalone_query(record["question"], (record.get("history") or []) if use_history else [])
-            signals = engine.retrieval.signals(query)
+            signals = engine.retrieval.signals(query, record["question"])
             expected = [normalise(e) for e in record["expected"]]
             relevant = np.array([any(e in normalise(p.text) for e in expected) for p in engine.passages]) & mask
             items.append(Item(record["id"], record.get("kind", ""), signals, ranking.passage_features(signals, mask),

@@ -61,7 +61,7 @@ class Engine:
         if retriever not in RETRIEVERS:
             raise QuestionError(f"unknown retriever {retriever!r}: choose from {', '.join(RETRIEVERS)}")
         query = standalone_query(question, history)
-        signals = self.retrieval.signals(query)
+        signals = self.retrieval.signals(query, question)
         scores = ranking.scores(signals, self.retrieval.answerable, retriever)
         ranked = [int(i) for i in np.argsort(-scores, kind="stable")[: max(k, 2)] if np.isfinite(scores[i])]
         abstained = unsure = False

@@ -35,8 +35,13 @@ def needs_context(question: str) -> bool:
 
 
 def standalone_query(question: str, history: Sequence[str]) -> str:
-    """The text to search for: the question, preceded by the last earlier question when it needs one."""
+    """The text to search for: the question, followed by the last earlier question when it needs one.
+
+    The question comes first: what must be answered leads, and the earlier question
+    supplies what "that" or "it" means. Measured on our follow-ups, the passage is
+    found first and its answering sentence highlighted more often this way round.
+    """
     earlier = [h.strip() for h in history if isinstance(h, str) and h.strip()]
     if not earlier or not needs_context(question):
         return question.strip()
-    return f"{earlier[-1]} {question.strip()}"
+    return f"{question.strip()} {earlier[-1]}"

@@ -124,8 +124,9 @@ class Retrieval:
         self.unit_sentence = np.array([self.sentence_start[u.passage] + u.sentence if u.kind == "sentence" else -1
                                        for u in units], dtype=np.int64)
 
-    def signals(self, query: str) -> Signals:
-        """Measure `query` against every passage and sentence."""
+    def signals(self, query: str, question: str | None = None) -> Signals:
+        """Measure `query` against every passage and sentence; `question`, the user's own words when the
+        query adds an earlier question to them, decides the kind of answer asked for."""
         dense, sentence_dense = self._dense(query)
         weights = {term: self.idf.get(term, self.lexical.unknown_idf) for term in set(self.lexical.terms(query))}
         total = sum(weights.values())
@@ -139,7 +140,7 @@ class Retrieval:
                        coverage=(coverage / total if total else coverage).astype(np.float32),
                        unknown_share=sum(weights[t] for t in weights if t not in self.idf) / total if total else 0.0,
                        sentence_dense=sentence_dense, sentence_lexical=sentence_lexical,
-                       sentence_answer_type=answer_type.holding(self.sentence_tokens, query),
+                       sentence_answer_type=answer_type.holding(self.sentence_tokens, question or query),
                        sentence_start=self.sentence_start)
 
     def dense_query(self, query: str) -> str:

@@ -26,9 +26,15 @@ def test_the_kind_of_answer_asked_for(query, kinds):
     assert answer_type.asked_for(query) == kinds
 
 
-def test_a_follow_up_is_typed_by_its_own_words_not_the_question_before_it():
-    assert answer_type.asked_for("What was the Rapallo policy? when was that treaty signed?") == (DATE,)
+def test_a_question_of_several_clauses_is_typed_by_its_last():
+    assert answer_type.asked_for("brits only had like 2 divisions?? how many did the soviets have") == (NUMBER,)
     assert answer_type.asked_for("When did the Soviets switch policy? and who was its spokesman?") == ()
+
+
+def test_a_follow_up_is_typed_by_its_own_words_not_the_earlier_question_searched_with_it(engine):
+    query = "and who was its spokesman? When did the Soviets switch to collective security?"
+    assert not engine.retrieval.signals(query).sentence_answer_type.all()  # typed by the "When" clause
+    assert engine.retrieval.signals(query, "and who was its spokesman?").sentence_answer_type.all()
 
 
 def test_sentences_hold_an_answer_only_with_a_number_or_date_the_question_lacks():
