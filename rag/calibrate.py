@@ -183,9 +183,17 @@ def without(items: list[Item], names: tuple[str, ...]) -> list[Item]:
     return stripped
 
 
+def untyped(items: list[Item]) -> list[Item]:
+    """The items as if no question asked for a number or a date: every sentence holds its answer type."""
+    return [replace(item, signals=replace(item.signals,
+                                          sentence_answer_type=np.ones_like(item.signals.sentence_answer_type)))
+            for item in items]
+
+
 def ablation(engine, paths: list[Path], items: list[Item], folds: int, seeds: int) -> None:
     """Held-out figures of the full model, then of the model refitted without each piece."""
     variants = [("full", items), *((f"without {name}", without(items, names)) for name, names in ABLATIONS.items()),
+                ("without answer type (abstainer)", untyped(items)),
                 ("without follow-up context", load_items(engine, paths, use_history=False))]
     keys = ("hit@1", "hit@3", "hit@5", "span@1", "abstain_unanswerable", "abstain_answerable")
     widths = [max(8, len(k)) + 2 for k in keys]
