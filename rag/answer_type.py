@@ -1,60 +1,85 @@
-"""What kind of answer a question asks for (a number, a date), and which sentences hold one.
+"""What kind of answer a question asks for (a number, a date), and whether a sentence holds one.
 
 "When did Stalin die?" is answered by a sentence with a date in it. A passage about
 Stalin whose best sentence has no date is a near miss, the commonest way a question
-the interview does not answer looks answerable. The cues are ordinary English
-question words, read in the last clause of the user's own question (not in the
-earlier question a follow-up is searched with).
+the interview does not answer looks answerable. The cues are ordinary English question
+phrases ("how many", "when", "what year"), read in the user's own question, in its last
+clause that asks something (not in the earlier question a follow-up is searched with).
 """
 
 from __future__ import annotations
 
 import re
-
-import numpy as np
+from dataclasses import dataclass
 
 NUMBER = "number"
 DATE = "date"
-TOKENS = {
-    NUMBER: re.compile(r"\b(?:\d[\d,.]*|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|"
-                       r"thirty|forty|fifty|hundreds?|thousands?|millions?|billions?|dozens?|half)\b"),
-    DATE: re.compile(r"\b(?:1\d{3}|20\d{2}|january|february|march|april|may|june|july|august|september|october|"
-                     r"november|december|spring|summer|autumn|winter|century|decade)\b"),
+YEAR = r"(?:1\d{3}|20\d{2})"
+TOKEN_PATTERNS = {
+    # A count or amount: digits that are not a year, or a number word ("one" is as often a pronoun).
+    NUMBER: re.compile(rf"(?<![\d.,])(?!{YEAR}s?\b)\d+(?:[.,]\d+)*\b|\b(?:two|three|four|five|six|seven|eight|"
+                       r"nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundreds?|thousands?|millions?|"
+                       r"billions?|dozens?)\b"),
+    # A year or decade, a month ("may" and "march" only beside a number), a season of a year.
+    DATE: re.compile(rf"\b{YEAR}s?\b|\b\d0s\b|\b(?:twenties|thirties|forties|fifties|sixties|interwar|century|"
+                     r"decades?)\b|\b(?:january|february|april|june|july|august|september|october|november|"
+                     rf"december)\b|\b(?:may|march)\s+\d+\b|\b\d{{1,2}}\s+(?:may|march)\b|"
+                     rf"\b(?:spring|summer|autumn|fall|winter)(?:\s+of)?\s+{YEAR}\b"),
 }
-# "when" asks for a date only where it opens the clause ("and when did...", "until when..."),
-# not in "even when a clash seemed unavoidable".
-OPENING = r"^\W*(?:(?:and|but|so|or|then|where|who)\s+)*(?:(?:on|in|at|from|since|until|till|by|for)\s+)?"
+EMPTY = {kind: frozenset() for kind in TOKEN_PATTERNS}
+# "when" asks for a date where it opens the clause ("and when did...", "until when..."), or joins
+# another question word ("where and when"), not in "even when a clash seemed unavoidable".
+OPENING = r"^\W*(?:(?:and|but|so|or|then)\s+)*(?:(?:on|in|at|from|since|until|till|by|for)\s+)?"
 ASKS = (
-    ((NUMBER,), re.compile(r"\bhow (?:many|much|old)\b|\bpopulation\b|\bwhat percentage\b")),
+    ((NUMBER,), re.compile(r"\bhow (?:many|old)\b|\bhow much (?!(?:did|does|do|was|is|were|has|had|have|can|could|"
+                           r"would|will|should|of|more|less)\b)\w+")),  # "how much aid", not "how much did he care"
     ((NUMBER, DATE), re.compile(r"\bhow long\b")),
-    ((DATE,), re.compile(OPENING + r"when\b|\b(?:what|which) (?:year|date|month)\b")),
+    ((DATE,), re.compile(OPENING + r"when\b|\b(?:who|what|where|why|how|and)\s+when\b|"
+                         r"\b(?:what|which) (?:year|date|month|day|decade)\b")),
 )
-WORD = re.compile(r"\w+")
+QUESTION_WORD = re.compile(r"\b(?:who|whom|whose|what|when|where|which|why|how)\b")
+
+
+@dataclass(frozen=True)
+class Asked:
+    """The kinds of answer a question asks for, and the tokens of those kinds the query already holds
+    ("killed between June 1941 and September 1943?" is not answered by "1941")."""
+
+    kinds: tuple[str, ...]
+    given: dict[str, frozenset[str]]
+
+    def held_by(self, tokens: dict[str, frozenset[str]]) -> bool:
+        """Whether a sentence with these `answer_tokens` holds such an answer; True when none is asked for."""
+        return not self.kinds or any(tokens[kind] - self.given[kind] for kind in self.kinds)
+
+
+NOTHING = Asked((), EMPTY)
+
+
+def asked(question: str, query: str) -> Asked:
+    """What the user's `question` asks for, not counting what the searched `query` already says."""
+    kinds = asked_for(question)
+    return Asked(kinds, answer_tokens(query)) if kinds else NOTHING
 
 
 def asked_for(question: str) -> tuple[str, ...]:
-    """The kinds of token an answer to the question's last clause must hold; () when it names none."""
-    clauses = [c.strip() for c in re.split(r"[?.!]+", question.lower()) if c.strip()]
-    if not clauses:
+    """The kinds of token an answer must hold; () when the question names none.
+
+    Clauses end at "?" or "!" (not at "." so "the U.S." stays whole); the last one with a
+    question word decides, so "When did Stalin die? Thanks." still asks for a date.
+    """
+    clauses = [c.strip() for c in re.split(r"[?!]+", question.lower()) if c.strip()]
+    asking = [c for c in clauses if QUESTION_WORD.search(c)] or clauses
+    if not asking:
         return ()
     for kinds, pattern in ASKS:
-        if pattern.search(clauses[-1]):
+        if pattern.search(asking[-1]):
             return kinds
     return ()
 
 
-def found(text: str) -> dict[str, frozenset[str]]:
-    """The numbers and dates in a text, lowercased, by kind."""
+def answer_tokens(text: str) -> dict[str, frozenset[str]]:
+    """The numbers and dates in a text, lowercased, by kind (one shared value when it has none)."""
     lowered = text.lower()
-    return {kind: frozenset(pattern.findall(lowered)) for kind, pattern in TOKENS.items()}
-
-
-def holding(sentence_tokens: list[dict[str, frozenset[str]]], question: str) -> np.ndarray:
-    """Per sentence (given its `found` tokens), whether it holds the kind of answer the question asks
-    for and does not itself contain ("killed between June 1941 and September 1943?" is not answered
-    by "1941"); all True when the question asks for no kind."""
-    kinds = asked_for(question)
-    if not kinds:
-        return np.ones(len(sentence_tokens), dtype=bool)
-    asked = set(WORD.findall(question.lower()))
-    return np.array([any(tokens[kind] - asked for kind in kinds) for tokens in sentence_tokens], dtype=bool)
+    tokens = {kind: frozenset(pattern.findall(lowered)) for kind, pattern in TOKEN_PATTERNS.items()}
+    return tokens if any(tokens.values()) else EMPTY

@@ -22,8 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import ranking
-from .followup import standalone_query
+from . import answer_type, ranking
 from .ranking import PASSAGE_FEATURES, QUERY_FEATURES, LinearModel, Models
 from .retrieval import Signals
 from .text import normalise
@@ -57,8 +56,7 @@ def load_items(engine, paths: list[Path], use_history: bool = True) -> list[Item
             if not line.strip():
                 continue
             record = json.loads(line)
-            query = standalone_query(record["question"], (record.get("history") or []) if use_history else [])
-            signals = engine.retrieval.signals(query, record["question"])
+            signals = engine.retrieval.signals(record["question"], (record.get("history") or []) if use_history else [])
             expected = [normalise(e) for e in record["expected"]]
             relevant = np.array([any(e in normalise(p.text) for e in expected) for p in engine.passages]) & mask
             items.append(Item(record["id"], record.get("kind", ""), signals, ranking.passage_features(signals, mask),
@@ -81,13 +79,14 @@ def ranked_passages(item: Item, ranker: LinearModel, mask: np.ndarray) -> tuple[
     return [int(i) for i in np.argsort(-scores, kind="stable")[:10]], scores
 
 
-def fit_abstainer(items: list[Item], ranker: LinearModel, mask: np.ndarray,
+def fit_abstainer(items: list[Item], ranker: LinearModel, highlight_lexical_weight: float, mask: np.ndarray,
                   max_wrong: float = MAX_WRONG_ABSTAIN) -> tuple[LinearModel, float]:
     """Logistic on query evidence, and two thresholds: at most `max_wrong` of the answerable
     questions are refused, and at most MAX_UNSURE refused or warned about."""
     from sklearn.linear_model import LogisticRegression
 
-    features = np.concatenate([ranking.query_features(it.signals, *ranked_passages(it, ranker, mask)) for it in items])
+    features = np.concatenate([ranking.query_features(it.signals, *ranked_passages(it, ranker, mask),
+                                                      highlight_lexical_weight) for it in items])
     labels = np.array([not it.answerable for it in items])
     model = LogisticRegression(C=1.0, max_iter=5000).fit(features, labels)
     abstainer = LinearModel(QUERY_FEATURES, tuple(model.coef_[0]), float(model.intercept_[0]))
@@ -109,9 +108,9 @@ def fit_abstainer(items: list[Item], ranker: LinearModel, mask: np.ndarray,
             min(threshold(MAX_UNSURE), refuse))
 
 
-def span_hit(item: Item, engine, models: Models, top: int) -> bool:
+def span_hit(item: Item, engine, highlight_lexical_weight: float, top: int) -> bool:
     passage = engine.passages[top]
-    spans = ranking.highlight(passage, top, item.signals, models)
+    spans = ranking.highlight(passage, top, item.signals, highlight_lexical_weight)
     text = normalise(" ".join(passage.text[s:e] for s, e in spans))
     return any(e in text for e in item.expected)
 
@@ -119,10 +118,9 @@ def span_hit(item: Item, engine, models: Models, top: int) -> bool:
 def fit(items: list[Item], engine, max_wrong: float = MAX_WRONG_ABSTAIN) -> Models:
     mask = engine.retrieval.answerable
     ranker = fit_ranker(items, mask)
-    abstainer, unsure_threshold = fit_abstainer(items, ranker, mask, max_wrong)
     best_weight = max(HIGHLIGHT_WEIGHTS, key=lambda w: sum(
-        span_hit(it, engine, Models(ranker, abstainer, w), ranked_passages(it, ranker, mask)[0][0])
-        for it in items if it.answerable))
+        span_hit(it, engine, w, ranked_passages(it, ranker, mask)[0][0]) for it in items if it.answerable))
+    abstainer, unsure_threshold = fit_abstainer(items, ranker, best_weight, mask, max_wrong)
     return Models(ranker, abstainer, best_weight, unsure_threshold)
 
 
@@ -144,7 +142,7 @@ def measure(items: list[Item], engine, models_for) -> dict[str, float]:
         doubted_wrong += judged.abstain or judged.unsure
         for k in hits:
             hits[k] += bool(item.relevant[ranked[:k]].any())
-        span += span_hit(item, engine, models, ranked[0])
+        span += span_hit(item, engine, models.highlight_lexical_weight, ranked[0])
     unanswerable = len(items) - len(answerable)
     return {**{f"hit@{k}": v / max(len(answerable), 1) for k, v in hits.items()},
             "span@1": span / max(len(answerable), 1),
@@ -184,10 +182,8 @@ def without(items: list[Item], names: tuple[str, ...]) -> list[Item]:
 
 
 def untyped(items: list[Item]) -> list[Item]:
-    """The items as if no question asked for a number or a date: every sentence holds its answer type."""
-    return [replace(item, signals=replace(item.signals,
-                                          sentence_answer_type=np.ones_like(item.signals.sentence_answer_type)))
-            for item in items]
+    """The items as if no question asked for a number or a date."""
+    return [replace(item, signals=replace(item.signals, asked=answer_type.NOTHING)) for item in items]
 
 
 def ablation(engine, paths: list[Path], items: list[Item], folds: int, seeds: int) -> None:

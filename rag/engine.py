@@ -13,7 +13,6 @@ from embeddings import Encoder, IndexStore
 
 from . import config, ranking
 from .corpus import Corpus, read_corpus
-from .followup import standalone_query
 from .ranking import RETRIEVERS
 from .records import Answer, Passage, Result
 from .retrieval import Retrieval, build_units
@@ -60,8 +59,7 @@ class Engine:
         question, history = validate(question, history, k)
         if retriever not in RETRIEVERS:
             raise QuestionError(f"unknown retriever {retriever!r}: choose from {', '.join(RETRIEVERS)}")
-        query = standalone_query(question, history)
-        signals = self.retrieval.signals(query, question)
+        signals = self.retrieval.signals(question, history)
         scores = ranking.scores(signals, self.retrieval.answerable, retriever)
         ranked = [int(i) for i in np.argsort(-scores, kind="stable")[: max(k, 2)] if np.isfinite(scores[i])]
         abstained = unsure = False
@@ -73,7 +71,7 @@ class Engine:
                           highlights=ranking.highlight(self.passages[i], i, signals), citation=self.passages[i].citation,
                           passage_id=self.passages[i].id) for i in ranked[:k]]
         reason = NOT_ANSWERED if abstained or not answers else UNSURE if unsure else ""
-        return Result(question=question, abstained=abstained or not answers, answers=answers, query=query,
+        return Result(question=question, abstained=abstained or not answers, answers=answers, query=signals.query,
                       reason=reason, unsure=unsure, confidence=confidence)
 
 

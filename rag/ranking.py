@@ -27,7 +27,7 @@ MODEL_FILE = Path(__file__).with_name("model.json")
 RRF_K = 60  # the usual reciprocal-rank-fusion constant
 PASSAGE_FEATURES = tuple(f"dense_{k}" for k in UNIT_KINDS) + ("lexical_z", "lexical_scaled", "sentence_lexical",
                                                                "coverage")
-QUERY_FEATURES = ("top_score", "margin", "top_cosine", "top_coverage", "unknown_share", "top_sentence_answer_type")
+QUERY_FEATURES = ("top_score", "margin", "top_cosine", "top_coverage", "unknown_share", "best_sentence_holds_answer")
 
 
 @dataclass(frozen=True)
@@ -101,38 +101,46 @@ def scores(signals: Signals, answerable: np.ndarray, retriever: str, models: Mod
     return np.where(answerable, result, -np.inf)
 
 
-def query_features(signals: Signals, ranked: list[int], passage_scores: np.ndarray) -> np.ndarray:
+def query_features(signals: Signals, ranked: list[int], passage_scores: np.ndarray,
+                   highlight_lexical_weight: float) -> np.ndarray:
     """One row of QUERY_FEATURES: the evidence that the corpus answers this query at all."""
     top = ranked[0]
     second = passage_scores[ranked[1]] if len(ranked) > 1 else passage_scores[top] - 1.0
     top_cosine = max(float(signals.dense[kind][top]) for kind in UNIT_KINDS)
-    cosines, _, answer_type = signals.sentences_of(top)
-    best_sentence_answer_type = float(answer_type[int(np.argmax(cosines))]) if len(cosines) else 1.0
+    sentences = sentence_scores(signals, top, highlight_lexical_weight)
+    holds_answer = signals.holds_answer(top, int(np.argmax(sentences))) if len(sentences) else True
     return np.array([[passage_scores[top], passage_scores[top] - second, top_cosine, signals.coverage[top],
-                      signals.unknown_share, best_sentence_answer_type]], dtype=np.float32)
+                      signals.unknown_share, float(holds_answer)]], dtype=np.float32)
 
 
 def verdict(signals: Signals, ranked: list[int], passage_scores: np.ndarray, models: Models | None = None) -> Verdict:
     """The abstainer's judgement of the best passages found for a query."""
     models = models or load_models()
-    probability = float(models.abstainer.probability(query_features(signals, ranked, passage_scores))[0])
+    features = query_features(signals, ranked, passage_scores, models.highlight_lexical_weight)
+    probability = float(models.abstainer.probability(features)[0])
     abstain = probability >= models.abstainer.threshold
     unsure = not abstain and models.unsure_threshold is not None and probability >= models.unsure_threshold
     return Verdict(probability, abstain, unsure)
 
 
-def highlight(passage: Passage, index: int, signals: Signals, models: Models | None = None,
+def sentence_scores(signals: Signals, index: int, lexical_weight: float) -> np.ndarray:
+    """How well each sentence of a passage answers: its cosine, plus word overlap as calibrated. The best
+    is highlighted, and the abstainer checks it for the number or date asked for."""
+    cosines, lexical = signals.sentences_of(index)
+    return cosines + lexical_weight * _scaled(lexical)
+
+
+def highlight(passage: Passage, index: int, signals: Signals, lexical_weight: float | None = None,
               margin: float = 0.05) -> list[tuple[int, int]]:
     """The sentence(s) of a passage that answer best: the top one, and a neighbour scoring nearly as well."""
     spans = list(passage.sentences) or [(0, len(passage.text))]
     if len(spans) == 1:
         return spans
-    weight = (models or load_models()).highlight_lexical_weight
-    cosines, lexical, _ = signals.sentences_of(index)
-    sentence_scores = cosines + weight * _scaled(lexical)
-    best = int(np.argmax(sentence_scores))
+    weight = load_models().highlight_lexical_weight if lexical_weight is None else lexical_weight
+    by_sentence = sentence_scores(signals, index, weight)
+    best = int(np.argmax(by_sentence))
     chosen = {best} | {n for n in (best - 1, best + 1)
-                       if 0 <= n < len(spans) and sentence_scores[n] >= sentence_scores[best] - margin}
+                       if 0 <= n < len(spans) and by_sentence[n] >= by_sentence[best] - margin}
     return [spans[n] for n in sorted(chosen)]
 
 

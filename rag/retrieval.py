@@ -1,16 +1,20 @@
-"""Signals that say how well each passage matches a query, dense and lexical.
+"""Signals that say how well each passage matches a question, dense and lexical.
 
 What gets embedded is decided here (`build_units`): every answerable passage whole,
 the same with its context (speaker, the question it answers), each sentence, and each
 sentence with its neighbours. A passage's dense signal per kind is its best unit's
 cosine, so a one-sentence answer buried in a long paragraph still surfaces; the
 sentence cosines also choose the highlights. Lexical signals come from BM25 over
-passages (with their question) and over single sentences.
+passages (with their question) and over single sentences. A follow-up is searched
+with the question before it (`followup`); the encoder sees the question without the
+interviewee's name (`dense_query`); and whether a sentence holds the number or date
+asked for is judged on demand (`answer_type`).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,6 +22,7 @@ import numpy as np
 from embeddings import Encoder, VectorIndex
 
 from . import answer_type
+from .followup import standalone_query
 from .lexical import LexicalIndex
 from .records import Passage
 
@@ -40,7 +45,7 @@ class Unit:
 class Signals:
     """Everything measured for one query, per passage and per sentence."""
 
-    query: str
+    query: str  # what was searched: the question, followed by the earlier one for a follow-up
     dense: dict[str, np.ndarray]  # unit kind -> best cosine per passage (a floor where not retrieved)
     lexical: np.ndarray  # BM25 per passage (with its context)
     best_sentence_lexical: np.ndarray  # per passage, the BM25 of its best-matching sentence
@@ -48,13 +53,18 @@ class Signals:
     unknown_share: float  # share of the query's term weight absent from the whole corpus
     sentence_dense: np.ndarray  # per sentence (all passages' sentences, in order), its cosine
     sentence_lexical: np.ndarray  # per sentence, its BM25
-    sentence_answer_type: np.ndarray  # per sentence, whether it holds the number or date asked for (see answer_type)
     sentence_start: np.ndarray  # per passage, where its sentences begin in the two arrays above
+    asked: answer_type.Asked  # the number or date the question asks for, if any
+    sentence_tokens: list[dict[str, frozenset[str]]]  # per sentence, its numbers and dates (shared, not copied)
 
-    def sentences_of(self, passage: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Cosine, BM25 and answer-type match of each sentence of one passage."""
+    def sentences_of(self, passage: int) -> tuple[np.ndarray, np.ndarray]:
+        """Cosine and BM25 of each sentence of one passage."""
         span = slice(self.sentence_start[passage], self.sentence_start[passage + 1])
-        return self.sentence_dense[span], self.sentence_lexical[span], self.sentence_answer_type[span]
+        return self.sentence_dense[span], self.sentence_lexical[span]
+
+    def holds_answer(self, passage: int, sentence: int) -> bool:
+        """Whether a passage's sentence holds the kind of answer asked for (True when none is)."""
+        return self.asked.held_by(self.sentence_tokens[self.sentence_start[passage] + sentence])
 
 
 def build_units(passages: list[Passage]) -> list[Unit]:
@@ -76,26 +86,33 @@ def build_units(passages: list[Passage]) -> list[Unit]:
     return units
 
 
-TITLES = r"(?:(?:professor|prof|dr|mr|mrs|ms)\.?\s+)?"
-MIN_WORDS_WITHOUT_NAMES = 2  # "Where does Carley teach?" keeps its name: without it, too little is left
+TITLES = r"(?i:(?:professor|prof|dr|mr|mrs|ms)\.?\s+)?"
+MIN_CONTENT_WORDS_LEFT = 2  # "Where does Carley teach?" keeps its name: without it, too little is left
 
 
 def name_pattern(passages: list[Passage]) -> re.Pattern | None:
-    """Mentions of the people whose words answer ("Michael Jabara Carley", "Professor Carley's",
-    "Michael J. Carley"): a surname, led by any of the first names, initials or a title."""
-    mentions = []
-    for name in sorted({p.citation.speaker for p in passages if p.answerable and p.citation.speaker}):
-        *given, surname = name.split()
-        leading = "".join(rf"(?:(?:{re.escape(g)}|{re.escape(g[0])}\.?)\s+)?" for g in given)
-        mentions.append(TITLES + leading + re.escape(surname) + r"(?:['’]?s)?")
-    return re.compile(r"\b(?:" + "|".join(mentions) + r")\b", re.IGNORECASE) if mentions else None
+    """Mentions of the one person whose words answer ("Michael Jabara Carley", "Professor Carley's",
+    "Michael J. Carley"): the surname, led by any of the given names, initials or a title.
+
+    None when nobody or several people answer: with several, the name says whose answer is
+    wanted. Typed in any case, unless the corpus uses the surname as an ordinary lower-case
+    word ("may", "long"); then only capitalised.
+    """
+    speakers = {p.citation.speaker for p in passages if p.answerable and p.citation.speaker}
+    if len(speakers) != 1:
+        return None
+    *given, surname = speakers.pop().split()
+    plain_word = re.compile(rf"\b{re.escape(surname.lower())}\b")
+    any_case = "(?i:" if not any(plain_word.search(p.text) for p in passages) else "(?:"
+    leading = "".join(rf"{any_case}(?:{re.escape(g)}|{re.escape(g[0])}\.?)\s+)?" for g in given)
+    return re.compile(rf"\b{TITLES}{leading}{any_case}{re.escape(surname)}(?:['’]?s)?)\b")
 
 
 def lexical_text(passage: Passage) -> str:
     """What BM25 sees of a passage: who speaks it, the question it answers, then its words.
 
     A question naming the interviewee ("what does Carley think...") should match his own
-    answers, which never name him, as well as the introduction, which does.
+    answers, which rarely name him, as well as the introduction, which does.
     """
     return "\n".join(filter(None, (passage.citation.speaker, passage.citation.question, passage.text)))
 
@@ -118,15 +135,16 @@ class Retrieval:
         self.sentence_owner = np.repeat(np.arange(len(passages)), counts)
         sentence_texts = [p.text[start:end] for p in passages for start, end in p.sentences]
         self.sentence_lexical = LexicalIndex(sentence_texts)
-        self.sentence_tokens = [answer_type.found(text) for text in sentence_texts]
+        self.sentence_tokens = [answer_type.answer_tokens(text) for text in sentence_texts]
         self.unit_passage = np.array([u.passage for u in units], dtype=np.int64)
         self.unit_kind = np.array([UNIT_KINDS.index(u.kind) for u in units], dtype=np.int64)
         self.unit_sentence = np.array([self.sentence_start[u.passage] + u.sentence if u.kind == "sentence" else -1
                                        for u in units], dtype=np.int64)
 
-    def signals(self, query: str, question: str | None = None) -> Signals:
-        """Measure `query` against every passage and sentence; `question`, the user's own words when the
-        query adds an earlier question to them, decides the kind of answer asked for."""
+    def signals(self, question: str, history: Sequence[str] = ()) -> Signals:
+        """Measure a question (searched with the earlier question when it leans on it) against every
+        passage and sentence."""
+        query = standalone_query(question, history)
         dense, sentence_dense = self._dense(query)
         weights = {term: self.idf.get(term, self.lexical.unknown_idf) for term in set(self.lexical.terms(query))}
         total = sum(weights.values())
@@ -140,15 +158,16 @@ class Retrieval:
                        coverage=(coverage / total if total else coverage).astype(np.float32),
                        unknown_share=sum(weights[t] for t in weights if t not in self.idf) / total if total else 0.0,
                        sentence_dense=sentence_dense, sentence_lexical=sentence_lexical,
-                       sentence_answer_type=answer_type.holding(self.sentence_tokens, question or query),
-                       sentence_start=self.sentence_start)
+                       sentence_start=self.sentence_start, asked=answer_type.asked(question, query),
+                       sentence_tokens=self.sentence_tokens)
 
     def dense_query(self, query: str) -> str:
         """The query as the encoder sees it: without the name of whoever answers.
 
-        An interviewee's answers never name him, so "What period does Carley's trilogy
-        span?" is drawn by its name towards passages *about* him (the introduction, his
-        remarks on his own career) rather than what he says. BM25 keeps the name.
+        An interviewee's answers rarely name him (only their context units carry his
+        name, all alike), so "What period does Carley's trilogy span?" is drawn by its name
+        towards passages *about* him (the introduction, his remarks on his own career)
+        rather than what he says. BM25 keeps the name.
         """
         if self.names is None:
             return query
@@ -156,7 +175,7 @@ class Retrieval:
 
         without = " ".join(self.names.sub(" ", query).split())
         content = {w for w in re.findall(r"\w+", without.lower()) if w not in STOPWORDS_EN_PLUS}
-        return without if len(content) >= MIN_WORDS_WITHOUT_NAMES else query
+        return without if len(content) >= MIN_CONTENT_WORDS_LEFT else query
 
     def _dense(self, query: str) -> tuple[dict[str, np.ndarray], np.ndarray]:
         vector = self.encoder.encode_query(self.dense_query(query))

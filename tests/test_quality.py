@@ -98,7 +98,7 @@ def test_the_answering_sentence_is_highlighted(engine):
     assert len(highlighted) < len(top.text) / 2
 
 
-def test_a_follow_up_is_read_with_the_question_before_it(engine):
+def test_a_follow_up_is_read_with_the_earlier_question(engine):
     alone = engine.ask("when did that happen?")
     followed = engine.ask("when did that happen?", history=["Which country did Poland sign a non-aggression pact with?"])
     assert "In January 1934 Poland signed a non-aggression pact with Germany." in followed.answers[0].text
@@ -149,7 +149,16 @@ def test_the_name_pattern_follows_the_speakers_of_the_corpus(engine):
     from rag.retrieval import name_pattern
 
     answer = next(p for p in engine.passages if p.answerable and p.citation.speaker)
-    ada = name_pattern([replace(answer, citation=replace(answer.citation, speaker="Ada May Quill"))])
-    assert all(ada.fullmatch(m) for m in ("Dr. Ada Quill's", "A. M. Quill", "quill", "May Quill"))
+
+    def spoken_by(speaker: str, text: str = answer.text):
+        return replace(answer, text=text, citation=replace(answer.citation, speaker=speaker))
+
+    ada = name_pattern([spoken_by("Ada May Quill")])
+    assert all(ada.fullmatch(m) for m in ("Dr. Ada Quill's", "A. M. Quill", "quill", "May Quill", "professor quills"))
     assert not ada.search("Quillfeather") and not ada.search("Ada Lovelace")
-    assert name_pattern([replace(answer, citation=replace(answer.citation, speaker=""))]) is None
+    # A surname the corpus also uses as a plain word is only a name when capitalised.
+    tom = name_pattern([spoken_by("Tom Long", "It took a long time.")])
+    assert tom.fullmatch("Tom Long") and tom.fullmatch("Long's") and not tom.search("how long did it last")
+    assert name_pattern([spoken_by("")]) is None
+    # With two people answering, a name says whose answer is wanted: it stays.
+    assert name_pattern([spoken_by("Ada May Quill"), spoken_by("Tom Long")]) is None
