@@ -10,7 +10,7 @@ it). A large gap means the models learned the questions rather than the task.
 
 The abstainer is a plain (unweighted) logistic regression, so its probability, and
 the `confidence` a Result reports, is calibrated to the mix of the question sets
-it was fitted on (about three answerable questions to one unanswerable).
+it was fitted on (a little over two answerable questions to one unanswerable).
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ The baselines (`bm25`, `dense`, `hybrid`) use one signal or a rank fusion of two
 `full` scores passages with a linear model over several signals, and judges with a
 logistic model over query-level evidence (how well the best passage matches, by how
 much it beats the next, how much of the question's wording the corpus has never seen,
-whether its best sentence holds the number or date the question asks for) how likely
+whether its best sentence, or the next, holds the number or date asked for) how likely
 the corpus is not to answer: above one threshold it abstains, above a lower one it
 answers with a warning. The weights and thresholds live in `model.json`, fitted
 by `python -m rag.calibrate` with k-fold cross-validation on question sets.
@@ -27,7 +27,8 @@ MODEL_FILE = Path(__file__).with_name("model.json")
 RRF_K = 60  # the usual reciprocal-rank-fusion constant
 PASSAGE_FEATURES = tuple(f"dense_{k}" for k in UNIT_KINDS) + ("lexical_z", "lexical_scaled", "sentence_lexical",
                                                                "coverage")
-QUERY_FEATURES = ("top_score", "margin", "top_cosine", "top_coverage", "unknown_share", "best_sentence_holds_answer")
+QUERY_FEATURES = ("top_score", "margin", "top_cosine", "top_coverage", "unknown_share",
+                  "best_sentence_or_next_holds_answer")
 
 
 @dataclass(frozen=True)
@@ -108,7 +109,12 @@ def query_features(signals: Signals, ranked: list[int], passage_scores: np.ndarr
     second = passage_scores[ranked[1]] if len(ranked) > 1 else passage_scores[top] - 1.0
     top_cosine = max(float(signals.dense[kind][top]) for kind in UNIT_KINDS)
     sentences = sentence_scores(signals, top, highlight_lexical_weight)
-    holds_answer = signals.holds_answer(top, int(np.argmax(sentences))) if len(sentences) else True
+    holds_answer = True
+    if len(sentences):
+        # The answer is often the sentence after the one that best echoes the question ("Russophobia
+        # is not really a subject directly treated in my work. It is a form of western racism...").
+        best = int(np.argmax(sentences))
+        holds_answer = any(signals.holds_answer(top, n) for n in (best, best + 1) if n < len(sentences))
     return np.array([[passage_scores[top], passage_scores[top] - second, top_cosine, signals.coverage[top],
                       signals.unknown_share, float(holds_answer)]], dtype=np.float32)
 
@@ -125,7 +131,7 @@ def verdict(signals: Signals, ranked: list[int], passage_scores: np.ndarray, mod
 
 def sentence_scores(signals: Signals, index: int, lexical_weight: float) -> np.ndarray:
     """How well each sentence of a passage answers: its cosine, plus word overlap as calibrated. The best
-    is highlighted, and the abstainer checks it for the number or date asked for."""
+    is highlighted, and the abstainer checks it and the next for the number or date asked for."""
     cosines, lexical = signals.sentences_of(index)
     return cosines + lexical_weight * _scaled(lexical)
 

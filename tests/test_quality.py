@@ -34,7 +34,7 @@ def test_fresh_questions_are_answered_near_the_top(fresh_results):
     answerable = [(item, r) for item, r in fresh_results if item["expected"]]
     hit1 = sum(contains_expected(r.answers[0].text, item) for item, r in answerable) / len(answerable)
     hit3 = sum(any(contains_expected(a.text, item) for a in r.answers[:3]) for item, r in answerable) / len(answerable)
-    # Floors well under today's figures (0.83 and 0.95): they catch a broken ranker, not noise.
+    # Floors well under today's figures (0.82 and 0.94): they catch a broken ranker, not noise.
     assert hit1 >= 0.7 and hit3 >= 0.85, (hit1, hit3)
 
 
