@@ -23,9 +23,9 @@ from pathlib import Path
 import numpy as np
 
 from . import answer_type, ranking
+from . import evaluate as questions
 from .ranking import PASSAGE_FEATURES, QUERY_FEATURES, LinearModel, Models
 from .retrieval import Signals
-from .text import normalise
 
 RANKER_C = 0.1  # L2 strength: strong, since a few dozen questions train it
 MAX_WRONG_ABSTAIN = 0.05  # the share of answerable questions the abstainer may refuse
@@ -36,32 +36,35 @@ HIGHLIGHT_WEIGHTS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5)
 
 @dataclass
 class Item:
-    id: str
-    kind: str
+    """A question of a set (as `rag eval` reads it), measured against the corpus."""
+
+    question: questions.Item
     signals: Signals
     features: np.ndarray  # passage features, all passages
-    relevant: np.ndarray  # bool per passage
-    expected: list[str]
+    relevant: np.ndarray  # bool per passage: it holds an expected substring
 
     @property
     def answerable(self) -> bool:
-        return bool(self.expected)
+        return self.question.answerable
 
 
-def load_items(engine, paths: list[Path], use_history: bool = True) -> list[Item]:
+def load_items(engine, paths: list[Path]) -> list[Item]:
+    """Every question of the files, measured; a file with an unusable line is an error."""
+    judge = questions.Judge(engine.passages)
     items = []
-    mask = engine.retrieval.answerable
     for path in paths:
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if not line.strip():
-                continue
-            record = json.loads(line)
-            signals = engine.retrieval.signals(record["question"], (record.get("history") or []) if use_history else [])
-            expected = [normalise(e) for e in record["expected"]]
-            relevant = np.array([any(e in normalise(p.text) for e in expected) for p in engine.passages]) & mask
-            items.append(Item(record["id"], record.get("kind", ""), signals, ranking.passage_features(signals, mask),
-                              relevant, expected))
+        read, skipped = questions.read_items(path)
+        if skipped:
+            raise SystemExit(f"{path}: {skipped[0]}")
+        items += [measured(engine, judge, question) for question in read]
     return items
+
+
+def measured(engine, judge: questions.Judge, question: questions.Item, use_history: bool = True) -> Item:
+    signals = engine.retrieval.signals(question.question, question.history if use_history else ())
+    answering = judge.relevant(question)
+    return Item(question, signals, ranking.passage_features(signals, engine.retrieval.answerable),
+                np.array([p.id in answering for p in engine.passages]))
 
 
 def fit_ranker(items: list[Item], mask: np.ndarray) -> LinearModel:
@@ -79,14 +82,15 @@ def ranked_passages(item: Item, ranker: LinearModel, mask: np.ndarray) -> tuple[
     return [int(i) for i in np.argsort(-scores, kind="stable")[:10]], scores
 
 
-def fit_abstainer(items: list[Item], ranker: LinearModel, highlight_lexical_weight: float, mask: np.ndarray,
+def fit_abstainer(items: list[Item], rankings: list[tuple[list[int], np.ndarray]], highlight_lexical_weight: float,
                   max_wrong: float = MAX_WRONG_ABSTAIN) -> tuple[LinearModel, float]:
     """Logistic on query evidence, and two thresholds: at most `max_wrong` of the answerable
-    questions are refused, and at most MAX_UNSURE refused or warned about."""
+    questions are refused, and at most MAX_UNSURE refused or warned about. `rankings` holds
+    each item's ranked passages and scores."""
     from sklearn.linear_model import LogisticRegression
 
-    features = np.concatenate([ranking.query_features(it.signals, *ranked_passages(it, ranker, mask),
-                                                      highlight_lexical_weight) for it in items])
+    features = np.concatenate([ranking.query_features(it.signals, *ranked, highlight_lexical_weight)
+                               for it, ranked in zip(items, rankings)])
     labels = np.array([not it.answerable for it in items])
     model = LogisticRegression(C=1.0, max_iter=5000).fit(features, labels)
     abstainer = LinearModel(QUERY_FEATURES, tuple(model.coef_[0]), float(model.intercept_[0]))
@@ -110,17 +114,17 @@ def fit_abstainer(items: list[Item], ranker: LinearModel, highlight_lexical_weig
 
 def span_hit(item: Item, engine, highlight_lexical_weight: float, top: int) -> bool:
     passage = engine.passages[top]
-    spans = ranking.highlight(passage, top, item.signals, highlight_lexical_weight)
-    text = normalise(" ".join(passage.text[s:e] for s, e in spans))
-    return any(e in text for e in item.expected)
+    return questions.highlights_hold_answer(item.question, passage.text,
+                                            ranking.highlight(passage, top, item.signals, highlight_lexical_weight))
 
 
 def fit(items: list[Item], engine, max_wrong: float = MAX_WRONG_ABSTAIN) -> Models:
     mask = engine.retrieval.answerable
     ranker = fit_ranker(items, mask)
+    rankings = [ranked_passages(it, ranker, mask) for it in items]
     best_weight = max(HIGHLIGHT_WEIGHTS, key=lambda w: sum(
-        span_hit(it, engine, w, ranked_passages(it, ranker, mask)[0][0]) for it in items if it.answerable))
-    abstainer, unsure_threshold = fit_abstainer(items, ranker, best_weight, mask, max_wrong)
+        span_hit(it, engine, w, ranked[0]) for it, (ranked, _) in zip(items, rankings) if it.answerable))
+    abstainer, unsure_threshold = fit_abstainer(items, rankings, best_weight, max_wrong)
     return Models(ranker, abstainer, best_weight, unsure_threshold)
 
 
@@ -155,9 +159,9 @@ def measure(items: list[Item], engine, models_for) -> dict[str, float]:
 def held_out(items: list[Item], engine, folds: int, seed: int, max_wrong: float = MAX_WRONG_ABSTAIN):
     """For each item, the models fitted on the folds that do not hold it."""
     order = np.random.default_rng(seed).permutation(len(items))
-    fold_of = {items[i].id: n % folds for n, i in enumerate(order)}
-    fitted = [fit([it for it in items if fold_of[it.id] != f], engine, max_wrong) for f in range(folds)]
-    return lambda item: fitted[fold_of[item.id]]
+    fold_of = {items[i].question.id: n % folds for n, i in enumerate(order)}
+    fitted = [fit([it for it in items if fold_of[it.question.id] != f], engine, max_wrong) for f in range(folds)]
+    return lambda item: fitted[fold_of[item.question.id]]
 
 
 # Signal groups whose worth the ablation measures: each is zeroed, the models refitted, the rest kept.
@@ -186,11 +190,17 @@ def untyped(items: list[Item]) -> list[Item]:
     return [replace(item, signals=replace(item.signals, asked=answer_type.NOTHING)) for item in items]
 
 
-def ablation(engine, paths: list[Path], items: list[Item], folds: int, seeds: int) -> None:
+def without_history(engine, items: list[Item]) -> list[Item]:
+    """The items as if each question were asked alone: follow-ups measured again without their history."""
+    judge = questions.Judge(engine.passages)
+    return [measured(engine, judge, it.question, use_history=False) if it.question.history else it for it in items]
+
+
+def ablation(engine, items: list[Item], folds: int, seeds: int) -> None:
     """Held-out figures of the full model, then of the model refitted without each piece."""
     variants = [("full", items), *((f"without {name}", without(items, names)) for name, names in ABLATIONS.items()),
                 ("without answer type (abstainer)", untyped(items)),
-                ("without follow-up context", load_items(engine, paths, use_history=False))]
+                ("without follow-up context", without_history(engine, items))]
     keys = ("hit@1", "hit@3", "hit@5", "span@1", "abstain_unanswerable", "abstain_answerable")
     widths = [max(8, len(k)) + 2 for k in keys]
     header = "".join(f"{k:>{w}}" for k, w in zip(keys, widths))
@@ -238,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
         for key in in_sample:
             print(f"  {key:{width}}{in_sample[key]:10.3f}{np.mean([c[key] for c in cv]):10.3f}")
     if args.ablation:
-        ablation(engine, args.files, items, args.folds, args.seeds)
+        ablation(engine, items, args.folds, args.seeds)
     if args.tradeoff:
         tradeoff(engine, items, args.folds, args.seeds)
     print("ranker:", dict(zip(models.ranker.features, np.round(models.ranker.weights, 3))))

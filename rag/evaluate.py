@@ -129,8 +129,13 @@ class Judge:
         if not item.expected or not result.answers:
             return False
         top = result.answers[0]
-        shown = normalise(" ".join(top.text[start:end] for start, end in top.highlights))
-        return any(normalise(e) in shown for e in item.expected)
+        return highlights_hold_answer(item, top.text, top.highlights)
+
+
+def highlights_hold_answer(item: Item, text: str, highlights: Iterable[tuple[int, int]]) -> bool:
+    """The highlighted sentences of a passage's text hold one of the item's expected substrings."""
+    shown = normalise(" ".join(text[start:end] for start, end in highlights))
+    return any(normalise(e) in shown for e in item.expected)
 
 
 @dataclass

@@ -27,13 +27,12 @@ class LexicalIndex:
 
         self._bm25s = bm25s
         self._stem = _stemmer()
-        self.corpus_terms: list[list[str]] = self._tokenize(texts)
+        corpus_terms = self._tokenize(texts)
         self.retriever = bm25s.BM25()
-        self.retriever.index(bm25s.tokenize(texts, stopwords="en", stemmer=self._stem, token_pattern=TOKEN_PATTERN,
-                                            show_progress=False), show_progress=False)
+        self.retriever.index(corpus_terms, show_progress=False)
         self.size = len(texts)
-        self.idf = _idf(self.corpus_terms)
-        self._presence = _presence(self.corpus_terms, self.idf)
+        self.idf = _idf(corpus_terms)
+        self._presence = _presence(corpus_terms, self.idf)
         self.unknown_idf = math.log((self.size + 1) / 0.5)  # what a term found nowhere weighs
 
     def _tokenize(self, texts: list[str]) -> list[list[str]]:
@@ -49,9 +48,9 @@ class LexicalIndex:
         matrix, column = self._presence
         return matrix[:, [column[t] for t in terms]]
 
-    def scores(self, query: str) -> np.ndarray:
-        """One BM25 score per indexed text (0 where no term matches)."""
-        known = [term for term in self.terms(query) if term in self.idf]
+    def scores(self, terms: list[str]) -> np.ndarray:
+        """One BM25 score per indexed text for a query's `terms` (0 where none matches)."""
+        known = [term for term in terms if term in self.idf]
         if not known:
             return np.zeros(self.size, dtype=np.float32)
         return np.asarray(self.retriever.get_scores(known), dtype=np.float32)

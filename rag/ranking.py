@@ -25,6 +25,7 @@ from .retrieval import UNIT_KINDS, Signals
 RETRIEVERS = ("bm25", "dense", "hybrid", "full")
 MODEL_FILE = Path(__file__).with_name("model.json")
 RRF_K = 60  # the usual reciprocal-rank-fusion constant
+HIGHLIGHT_MARGIN = 0.05  # a neighbour sentence scoring this close to the best is highlighted too
 PASSAGE_FEATURES = tuple(f"dense_{k}" for k in UNIT_KINDS) + ("lexical_z", "lexical_scaled", "sentence_lexical",
                                                                "coverage")
 QUERY_FEATURES = ("top_score", "margin", "top_cosine", "top_coverage", "unknown_share",
@@ -92,9 +93,9 @@ def scores(signals: Signals, answerable: np.ndarray, retriever: str, models: Mod
     if retriever == "bm25":
         result = signals.lexical.astype(np.float64)
     elif retriever == "dense":
-        result = np.max([signals.dense[kind] for kind in UNIT_KINDS], axis=0).astype(np.float64)
+        result = best_cosine(signals).astype(np.float64)
     elif retriever == "hybrid":
-        result = rrf(np.max([signals.dense[kind] for kind in UNIT_KINDS], axis=0), signals.lexical)
+        result = rrf(best_cosine(signals), signals.lexical)
     elif retriever == "full":
         result = (models or load_models()).ranker.score(passage_features(signals, answerable)).astype(np.float64)
     else:
@@ -102,12 +103,17 @@ def scores(signals: Signals, answerable: np.ndarray, retriever: str, models: Mod
     return np.where(answerable, result, -np.inf)
 
 
+def best_cosine(signals: Signals) -> np.ndarray:
+    """Per passage, the best cosine of any of its units."""
+    return np.max([signals.dense[kind] for kind in UNIT_KINDS], axis=0)
+
+
 def query_features(signals: Signals, ranked: list[int], passage_scores: np.ndarray,
                    highlight_lexical_weight: float) -> np.ndarray:
     """One row of QUERY_FEATURES: the evidence that the corpus answers this query at all."""
     top = ranked[0]
     second = passage_scores[ranked[1]] if len(ranked) > 1 else passage_scores[top] - 1.0
-    top_cosine = max(float(signals.dense[kind][top]) for kind in UNIT_KINDS)
+    top_cosine = float(best_cosine(signals)[top])
     sentences = sentence_scores(signals, top, highlight_lexical_weight)
     holds_answer = True
     if len(sentences):
@@ -136,8 +142,8 @@ def sentence_scores(signals: Signals, index: int, lexical_weight: float) -> np.n
     return cosines + lexical_weight * _scaled(lexical)
 
 
-def highlight(passage: Passage, index: int, signals: Signals, lexical_weight: float | None = None,
-              margin: float = 0.05) -> list[tuple[int, int]]:
+def highlight(passage: Passage, index: int, signals: Signals,
+              lexical_weight: float | None = None) -> list[tuple[int, int]]:
     """The sentence(s) of a passage that answer best: the top one, and a neighbour scoring nearly as well."""
     spans = list(passage.sentences) or [(0, len(passage.text))]
     if len(spans) == 1:
@@ -146,7 +152,7 @@ def highlight(passage: Passage, index: int, signals: Signals, lexical_weight: fl
     by_sentence = sentence_scores(signals, index, weight)
     best = int(np.argmax(by_sentence))
     chosen = {best} | {n for n in (best - 1, best + 1)
-                       if 0 <= n < len(spans) and by_sentence[n] >= by_sentence[best] - margin}
+                       if 0 <= n < len(spans) and by_sentence[n] >= by_sentence[best] - HIGHLIGHT_MARGIN}
     return [spans[n] for n in sorted(chosen)]
 
 

@@ -122,13 +122,11 @@ class Retrieval:
 
     def __init__(self, passages: list[Passage], units: list[Unit], vectors: VectorIndex, encoder: Encoder):
         self.passages = passages
-        self.units = units
         self.vectors = vectors
         self.encoder = encoder
         self.answerable = np.array([p.answerable for p in passages])
         self.names = name_pattern(passages)
         self.lexical = LexicalIndex([lexical_text(p) for p in passages])
-        self.idf = self.lexical.idf
         # Every sentence of every passage, flat; passage i owns sentence_start[i]:sentence_start[i + 1].
         counts = [len(p.sentences) for p in passages]
         self.sentence_start = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
@@ -146,17 +144,19 @@ class Retrieval:
         passage and sentence."""
         query = standalone_query(question, history)
         dense, sentence_dense = self._dense(query)
-        weights = {term: self.idf.get(term, self.lexical.unknown_idf) for term in set(self.lexical.terms(query))}
+        terms = self.lexical.terms(query)  # the sentence index tokenises alike
+        idf = self.lexical.idf
+        weights = {term: idf.get(term, self.lexical.unknown_idf) for term in set(terms)}
         total = sum(weights.values())
-        known = [term for term in weights if term in self.idf]
+        known = [term for term in weights if term in idf]
         coverage = self.lexical.presence(known) @ np.array([weights[t] for t in known], dtype=np.float32)
-        sentence_lexical = self.sentence_lexical.scores(query)
+        sentence_lexical = self.sentence_lexical.scores(terms)
         best_sentence = np.zeros(len(self.passages), dtype=np.float32)
         np.maximum.at(best_sentence, self.sentence_owner, sentence_lexical)
-        return Signals(query=query, dense=dense, lexical=self.lexical.scores(query),
+        return Signals(query=query, dense=dense, lexical=self.lexical.scores(terms),
                        best_sentence_lexical=best_sentence,
                        coverage=(coverage / total if total else coverage).astype(np.float32),
-                       unknown_share=sum(weights[t] for t in weights if t not in self.idf) / total if total else 0.0,
+                       unknown_share=sum(weights[t] for t in weights if t not in idf) / total if total else 0.0,
                        sentence_dense=sentence_dense, sentence_lexical=sentence_lexical,
                        sentence_start=self.sentence_start, asked=answer_type.asked(question, query),
                        sentence_tokens=self.sentence_tokens)
