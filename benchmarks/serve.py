@@ -20,25 +20,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from rag.measure import free_port, wait_for_server
+from rag.measure import ServeFailed, free_port, rag_serving
 
 REPO = Path(__file__).resolve().parent.parent
 START_SECONDS = 240  # model load on a busy 2-core machine; a healthy start takes a few seconds
 QUESTIONS = ["Who was Litvinov?", "Where does Professor Carley teach?", "How did Poland view Hitler?",
              "What was the role of Britain and France?"]
-
-
-def first_answer(url: str, process: subprocess.Popen, started: float) -> tuple[float, float]:
-    """Seconds from start until the server answers HTTP, and until its first /ask answer."""
-    from gradio_client import Client
-
-    try:
-        wait_for_server(url, process, START_SECONDS, poll=0.05)
-    except RuntimeError as error:
-        sys.exit(str(error))
-    listening = time.monotonic() - started
-    Client(url, verbose=False).predict(QUESTIONS[0], api_name="/ask")
-    return listening, time.monotonic() - started
 
 
 @dataclass
@@ -54,18 +41,18 @@ class Served:
 @contextmanager
 def rag_serve() -> Iterator[Served]:
     """`rag serve` on a free loopback port over the built index (built first, untimed); stopped on exit."""
-    rag = [sys.executable, "-m", "rag.cli"]
-    subprocess.run([*rag, "index"], cwd=REPO, check=True, stdout=subprocess.DEVNULL)
-    port = free_port()
-    url = f"http://127.0.0.1:{port}/"
+    from gradio_client import Client
+
+    subprocess.run([sys.executable, "-m", "rag.cli", "index"], cwd=REPO, check=True, stdout=subprocess.DEVNULL)
     started = time.monotonic()
-    process = subprocess.Popen([*rag, "serve", "--port", str(port)], cwd=REPO, env=os.environ.copy(),
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        yield Served(url, process, *first_answer(url, process, started))
-    finally:
-        process.terminate()
-        process.wait(timeout=15)
+        with rag_serving(free_port(), os.environ.copy(), subprocess.DEVNULL, START_SECONDS, poll=0.05,
+                         cwd=REPO) as (url, process):
+            listening = time.monotonic() - started
+            Client(url, verbose=False).predict(QUESTIONS[0], api_name="/ask")
+            yield Served(url, process, listening, time.monotonic() - started)
+    except ServeFailed as error:
+        sys.exit(str(error))
 
 
 def crowd(url: str, clients: int) -> tuple[float, list[float]]:

@@ -15,7 +15,6 @@ folder. On a shared machine timings are noisy: repeat before trusting small chan
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import random
@@ -28,7 +27,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from . import config
-from .measure import Launched, free_port, percentiles, run_child
+from .measure import Launched, free_port, percentiles, run_child, wait_for_server
 
 QUESTION = "Where does Professor Carley teach?"  # what the cold processes ask
 SERVE_TIMEOUT = 300  # seconds for `rag serve` to give its first answer
@@ -101,11 +100,7 @@ def build_throughput(encoder, corpus, limit: int | None, folder: Path) -> dict:
 
 def warm_latency(engine, encoder, questions: list[str], rounds: int) -> dict:
     """Engine.ask (k=3, full) against the floor, interleaved so both see the same machine load."""
-    import faiss
-
-    from embeddings.store import INDEX_FILE
-
-    index = faiss.read_index(str(config.index_dir() / INDEX_FILE))
+    index = engine.retrieval.vectors.faiss_index
 
     def floor(question: str) -> None:
         vector = encoder.model.encode([question], normalize_embeddings=True, convert_to_numpy=True)
@@ -128,29 +123,25 @@ def warm_latency(engine, encoder, questions: list[str], rounds: int) -> dict:
 
 
 def serve_first_answer(env: dict) -> dict:
-    """Launch `rag serve`, poll with gradio_client until `/ask` answers, stop it; time and peak memory."""
-    if importlib.util.find_spec("ui.app") is None:
-        return {"unavailable": "not available (no ui/app.py)"}
+    """Launch `rag serve`, wait until it answers HTTP, ask `/ask` with gradio_client, stop it; time and peak
+    memory."""
     from gradio_client import Client
 
     port = free_port()
+    url = f"http://127.0.0.1:{port}/"
     with tempfile.TemporaryFile() as log:
         started = time.perf_counter()
         server = Launched([sys.executable, "-m", "rag.cli", "serve", "--port", str(port)], env=env, stdout=log,
                           stderr=subprocess.STDOUT)
         answer, error = None, None
-        while answer is None and error is None:
-            if time.perf_counter() - started > SERVE_TIMEOUT:
-                error = f"no answer within {SERVE_TIMEOUT}s"
-            elif not server.running():
-                error = f"the server exited with code {server.process.returncode}"
-            else:
-                try:
-                    client = Client(f"http://127.0.0.1:{port}/", verbose=False, download_files=False,
-                                    analytics_enabled=False)
-                    answer = client.predict(QUESTION, api_name="/ask")
-                except Exception:  # not up yet (refused, 502, config not ready): poll again
-                    time.sleep(0.2)
+        try:
+            wait_for_server(url, server.process, SERVE_TIMEOUT)
+            answer = Client(url, verbose=False, download_files=False, analytics_enabled=False).predict(
+                QUESTION, api_name="/ask")
+        except RuntimeError as problem:  # exited, or not up in time
+            error = str(problem)
+        except Exception as problem:  # up, but /ask failed
+            error = f"/ask failed: {problem}"
         wall_s = time.perf_counter() - started
         server.stop()
         child = server.wait(timeout=30)
@@ -188,12 +179,11 @@ def run_bench(plan: Plan, out: Path) -> dict:
     from embeddings import Encoder
 
     from .bench_scale import scale
-    from .corpus import read_corpus
     from .engine import load
 
-    corpus = read_corpus(config.corpus_dir())
     notice(f"loading the engine (index in {config.index_dir()})")
     engine = load()
+    corpus = engine.corpus
     encoder = Encoder(config.model_name())
     env = {**os.environ, "RAG_INDEX_DIR": str(config.index_dir()), "RAG_CORPUS_DIR": str(config.corpus_dir())}
     questions = bench_questions(corpus, plan.queries)

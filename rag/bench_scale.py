@@ -54,10 +54,8 @@ def query(workdir: Path, queries_path: Path) -> dict:
     """Load the engine as `rag ask` does, time questions, then compare exact and approximate search."""
     import faiss
 
-    from embeddings import Encoder
-    from embeddings.store import INDEX_FILE, build_faiss_index
+    from embeddings.store import build_faiss_index
 
-    from . import config
     from .engine import load
 
     queries = json.loads(Path(queries_path).read_text(encoding="utf-8"))
@@ -75,13 +73,13 @@ def query(workdir: Path, queries_path: Path) -> dict:
         seconds.append(time.perf_counter() - asked)
     figures = {"load_s": load_s, "ask_ms": percentiles(seconds), "serve_peak_mb": peak_rss_mb()}
 
-    stored = faiss.read_index(str(workdir / "index" / INDEX_FILE))
-    vectors = stored.reconstruct_n(0, stored.ntotal)
+    stored = engine.retrieval.vectors.faiss_index
+    vectors = engine.retrieval.vectors.vectors()
     exact = build_faiss_index(vectors, approximate=False) if isinstance(stored, faiss.IndexIVF) else stored
     started = time.perf_counter()
     approximate = stored if isinstance(stored, faiss.IndexIVF) else build_faiss_index(vectors, approximate=True)
     figures["approx_build_s"] = None if approximate is stored else time.perf_counter() - started
-    encoded = Encoder(config.model_name()).encode(queries)
+    encoded = engine.retrieval.encoder.encode(queries)
     found = {}
     for name, index in (("exact", exact), ("approx", approximate)):
         rows, timings = [], []

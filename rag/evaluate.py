@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from .engine import Engine, QuestionError, validate
+from .measure import percentiles
 from .records import Passage, Result
 from .text import normalise
 
@@ -231,9 +232,7 @@ def summarise(outcomes: list[Outcome], scores: dict[str, dict[str, float]], cuto
     figures["abstained_answerable"] = share([o.result.abstained for o in answerable])
     figures["abstained_or_unsure_unanswerable"] = share([o.result.abstained or o.result.unsure for o in unanswerable])
     figures["abstained_or_unsure_answerable"] = share([o.result.abstained or o.result.unsure for o in answerable])
-    milliseconds = [o.seconds * 1000 for o in outcomes]
-    figures["latency_ms"] = {"p50": round(float(np.percentile(milliseconds, 50)), 2),
-                             "p95": round(float(np.percentile(milliseconds, 95)), 2)} if outcomes else None
+    figures["latency_ms"] = percentiles([o.seconds for o in outcomes]) if outcomes else None
     figures["hit_curve"] = [mean_of(f"hit_rate@{k}") for k in range(1, DEPTH + 1)]
     return figures
 

@@ -8,7 +8,8 @@ import socket
 import subprocess
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -131,3 +132,32 @@ def wait_for_server(url: str, process: subprocess.Popen, timeout: float, poll: f
             if time.monotonic() > deadline:
                 raise RuntimeError(f"rag serve not ready after {timeout:g}s") from None
             time.sleep(poll)
+
+
+class ServeFailed(RuntimeError):
+    """`rag serve` exited, or did not answer in time."""
+
+
+@contextmanager
+def rag_serving(port: int, env: dict, output, timeout: float, poll: float = 0.2,
+                cwd: Path | None = None) -> Iterator[tuple[str, subprocess.Popen]]:
+    """`rag serve` on loopback `port`, once it answers HTTP: its URL and process; stopped on exit.
+
+    Its output goes to `output` (a file or subprocess.DEVNULL); ServeFailed if it does not come up.
+    """
+    process = subprocess.Popen([sys.executable, "-m", "rag.cli", "serve", "--port", str(port)], cwd=cwd,  # noqa: S603 - argv list, no shell
+                               env=env, stdout=output, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        try:
+            wait_for_server(url, process, timeout, poll)
+        except RuntimeError as error:
+            raise ServeFailed(str(error)) from None
+        yield url, process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

@@ -98,7 +98,6 @@ class Composer(Encoder):
     def __init__(self, pieces: list[str], vectors: np.ndarray, name: str):
         super().__init__(name)  # the model the piece vectors came from
         self.matrix = np.asarray(vectors, dtype=np.float32)
-        self.index: dict[str, int] = {}
         self.by_first: dict[str, list[tuple[list[str], int]]] = {}
         for number, piece in enumerate(pieces):
             words = piece.split()
@@ -111,7 +110,7 @@ class Composer(Encoder):
 
     @property
     def dim(self) -> int:
-        """The pieces' dimension: the index store checks it against the manifest."""
+        """The pieces' dimension, known without loading the real model."""
         return int(self.matrix.shape[1])
 
     def decompose(self, words: list[str]) -> list[tuple[int | str, int]]:
