@@ -240,12 +240,14 @@ def cmd_serve(args, parser) -> int:
 
 
 def cmd_eval(args, parser) -> int:
+    from .engine import QuestionError, check_retriever
     from .evaluate import DEPTH, figures_by_retriever, read_items, run, unjudgeable
-    from .ranking import RETRIEVERS
 
-    unknown = [name for name in args.retriever if name not in RETRIEVERS]
-    if unknown:
-        parser.error(f"unknown retriever {unknown[0]!r}: choose from {', '.join(RETRIEVERS)}")
+    for name in args.retriever:
+        try:
+            check_retriever(name)
+        except QuestionError as error:
+            parser.error(str(error))
     if not all(1 <= k <= DEPTH for k in args.k):
         parser.error(f"--k cut-offs must be from 1 to {DEPTH}")
     items, skipped = read_items(args.file)
@@ -265,9 +267,10 @@ def cmd_eval(args, parser) -> int:
     retrievers = list(dict.fromkeys(args.retriever))
     cutoffs = sorted(set(args.k))
     outcomes = run(load(), items, retrievers, notice=lambda message: print(message, file=sys.stderr))
-    notes = [str(line) + " (skipped)" for line in skipped] + unjudgeable(outcomes[retrievers[0]])
-    for note in notes[len(skipped):]:
+    unjudged = unjudgeable(outcomes[retrievers[0]])
+    for note in unjudged:
         print(f"rag eval: {note}", file=sys.stderr)
+    notes = [str(line) + " (skipped)" for line in skipped] + unjudged
     report = figures_by_retriever(outcomes, cutoffs)
     if args.results:
         eval_report.write_results(args.results, outcomes, skipped)

@@ -57,8 +57,7 @@ class Engine:
         """The passages that answer `question`, verbatim and cited (with a warning when they may not), or an
         abstention with the closest ones."""
         question, history = validate(question, history, k)
-        if retriever not in RETRIEVERS:
-            raise QuestionError(f"unknown retriever {retriever!r}: choose from {', '.join(RETRIEVERS)}")
+        check_retriever(retriever)
         signals = self.retrieval.signals(question, history)
         scores = ranking.scores(signals, self.retrieval.answerable, retriever)
         ranked = [int(i) for i in np.argsort(-scores, kind="stable")[: max(k, 2)] if np.isfinite(scores[i])]
@@ -73,6 +72,12 @@ class Engine:
         reason = NOT_ANSWERED if abstained or not answers else UNSURE if unsure else ""
         return Result(question=question, abstained=abstained or not answers, answers=answers, query=signals.query,
                       reason=reason, unsure=unsure, confidence=confidence)
+
+
+def check_retriever(name: str) -> None:
+    """QuestionError unless `name` is one of RETRIEVERS."""
+    if name not in RETRIEVERS:
+        raise QuestionError(f"unknown retriever {name!r}: choose from {', '.join(RETRIEVERS)}")
 
 
 def validate(question, history, k) -> tuple[str, list[str]]:

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
 import struct
 import subprocess
 import sys
+import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import pytest
 
-from rag.measure import free_port, wait_for_server
+from rag.measure import ServeFailed, free_port, rag_serving
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO / "corpus"
@@ -36,8 +38,40 @@ def engine(index_dir):
 
 
 @pytest.fixture(scope="session")
+def encoder(engine):
+    """The session engine's encoder: its torch model is loaded and its ONNX export made once, for every test."""
+    return engine.retrieval.encoder
+
+
+INDEX_TEXTS = ["Stalin supported Litvinov.", "Poland signed a pact with Germany in 1934.", "A poster by Koretsky."]
+
+
+def build_index(store, encoder, texts=INDEX_TEXTS, corpus_hash="c1", **kw):
+    """A small index loaded, or built, by `store` from `texts`."""
+    return store.load_or_build(encoder=encoder, corpus_hash=corpus_hash, texts=texts, passages=len(texts), **kw)
+
+
+@pytest.fixture(scope="session")
 def document(engine):
     return engine.corpus.documents[0]
+
+
+def rag_env(index_dir: Path, **extra: str) -> dict[str, str]:
+    """This environment, pointed at the repo's corpus and the session's index, with `extra` on top."""
+    return {**os.environ, "RAG_INDEX_DIR": str(index_dir), "RAG_CORPUS_DIR": str(CORPUS), **extra}
+
+
+def http_ask(server: str, data: list) -> tuple[str, object]:
+    """The README's plain-HTTP call: POST the arguments, then read the event stream for the outcome."""
+    request = urllib.request.Request(server + "gradio_api/call/ask", data=json.dumps({"data": data}).encode(),
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        event_id = json.load(response)["event_id"]
+    with urllib.request.urlopen(f"{server}gradio_api/call/ask/{event_id}", timeout=60) as stream:
+        lines = stream.read().decode().splitlines()
+    event = next(line.removeprefix("event: ") for line in lines if line.startswith("event: "))
+    payload = json.loads(next(line.removeprefix("data: ") for line in lines if line.startswith("data: ")))
+    return event, payload
 
 
 @pytest.fixture
@@ -46,7 +80,7 @@ def run_rag(index_dir, engine):
 
     def run(*args: str | bytes, stdin: bytes | str | None = None, timeout: float = 120,
             env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-        env = {**os.environ, "RAG_INDEX_DIR": str(index_dir), "RAG_CORPUS_DIR": str(CORPUS), **(env or {})}
+        env = rag_env(index_dir, **(env or {}))
         data = stdin.encode() if isinstance(stdin, str) else stdin
         return subprocess.run([sys.executable, "-m", "rag.cli", *args], input=data, capture_output=True,
                               env=env, timeout=timeout, cwd=REPO)
@@ -74,25 +108,14 @@ def served(index_dir: Path, log_path: Path, port: int | None = None,
 
     It listens on `port` (default: a free one); `env` adds environment variables; its output goes to `log_path`.
     """
-    port = port or free_port()
-    env = {**os.environ, "RAG_INDEX_DIR": str(index_dir), "RAG_CORPUS_DIR": str(CORPUS), **env}
-    with log_path.open("wb") as log:
-        process = subprocess.Popen([sys.executable, "-m", "rag.cli", "serve", "--port", str(port)], cwd=REPO,
-                                   env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
-    try:
+    env = rag_env(index_dir, **env)
+    with log_path.open("wb") as log, ExitStack() as stack:
         try:
-            wait_for_server(url, process, SERVER_START_SECONDS, poll=0.5)
-        except RuntimeError as error:
+            url, process = stack.enter_context(rag_serving(port or free_port(), env, log, SERVER_START_SECONDS,
+                                                           poll=0.5, cwd=REPO))
+        except ServeFailed as error:
             pytest.fail(f"{error}:\n{log_path.read_text()}")
         yield url, process
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 @pytest.fixture(scope="session")
@@ -109,8 +132,8 @@ def client(server):
     return Client(server, verbose=False)
 
 
-def load_questions(path: Path) -> list[dict]:
-    """The questions of one evaluation-format file."""
-    import json
+def our_questions() -> list:
+    """Every question of our own sets (tests/data/fresh*.jsonl), as `rag eval` reads them."""
+    from rag.evaluate import read_items
 
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [item for path in sorted(QUESTIONS.glob("fresh*.jsonl")) for item in read_items(path)[0]]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import socket
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -13,6 +12,8 @@ from gradio_client.exceptions import AppError
 
 from rag.config import MAX_K, MAX_QUESTION_CHARS
 from ui import render
+
+from .conftest import http_ask
 
 OFF_TOPIC = "What is the boiling point of mercury in kelvin?"
 
@@ -119,19 +120,6 @@ def test_twenty_clients_at_once_all_get_answers(server, engine):
     with ThreadPoolExecutor(max_workers=len(questions)) as pool:
         results = list(pool.map(one_client, questions))
     assert results == [engine.ask(q).to_dict() for q in questions]
-
-
-def http_ask(server: str, data: list) -> tuple[str, object]:
-    """The README's plain-HTTP call: POST the arguments, then read the event stream for the outcome."""
-    request = urllib.request.Request(server + "gradio_api/call/ask", data=json.dumps({"data": data}).encode(),
-                                     headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=30) as response:
-        event_id = json.load(response)["event_id"]
-    with urllib.request.urlopen(f"{server}gradio_api/call/ask/{event_id}", timeout=60) as stream:
-        lines = stream.read().decode().splitlines()
-    event = next(line.removeprefix("event: ") for line in lines if line.startswith("event: "))
-    payload = json.loads(next(line.removeprefix("data: ") for line in lines if line.startswith("data: ")))
-    return event, payload
 
 
 def test_plain_http_call_protocol_from_the_readme(server, engine):

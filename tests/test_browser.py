@@ -8,7 +8,7 @@ import pytest
 from gradio_client import Client
 from playwright.sync_api import expect
 
-from tests.conftest import ARTIFACTS, QUESTIONS, free_port, listening_addresses, load_questions, served
+from tests.conftest import ARTIFACTS, free_port, listening_addresses, our_questions, served
 from ui import render
 
 pytestmark = pytest.mark.browser
@@ -123,8 +123,7 @@ def test_abstention_reads_as_a_plain_sentence(open_page):
 def test_an_answer_that_may_miss_is_shown_under_its_warning(open_page, engine):
     from rag.engine import UNSURE
 
-    questions = (item for path in sorted(QUESTIONS.glob("fresh*.jsonl")) for item in load_questions(path))
-    question = next(q["question"] for q in questions if not q.get("history") and engine.ask(q["question"]).unsure)
+    question = next(q.question for q in our_questions() if not q.history and engine.ask(q.question).unsure)
     page = open_page()
     ask(page, question, 1)
     warning = page.locator("#conversation .reply p.unsure")

@@ -12,8 +12,8 @@ from rag.evaluate import Item, Judge, Outcome, figures_by_retriever, read_items
 from rag.records import Answer, Citation, Passage, Result
 
 
-def citation(start: int = 0, end: int = 1) -> Citation:
-    return Citation(doc="d", title="T", speaker="", section="s", question=None, paragraph=1, start=start, end=end,
+def citation() -> Citation:
+    return Citation(doc="d", title="T", speaker="", section="s", question=None, paragraph=1, start=0, end=1,
                     label="T · s ¶1")
 
 

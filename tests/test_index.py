@@ -7,21 +7,11 @@ import json
 import numpy as np
 import pytest
 
-from embeddings import Encoder, IndexStore, IndexStoreError
+from embeddings import IndexStore, IndexStoreError
 from embeddings.encoder import ModelNotFound, resolve_model
 from embeddings.store import FORMAT_VERSION
 
-TEXTS = ["Stalin supported Litvinov.", "Poland signed a pact with Germany in 1934.", "A poster by Koretsky."]
-
-
-@pytest.fixture(scope="module")
-def encoder():
-    return Encoder()
-
-
-def build(store, encoder, texts=TEXTS, corpus_hash="c1", **kw):
-    return store.load_or_build(encoder=encoder, corpus_hash=corpus_hash, texts=texts, passages=len(texts), **kw)
-
+from .conftest import INDEX_TEXTS, build_index
 
 def test_the_packaged_model_loads_offline(encoder, monkeypatch):
     assert resolve_model("all-MiniLM-L6-v2").joinpath("config.json").exists()
@@ -34,14 +24,14 @@ def test_the_packaged_model_loads_offline(encoder, monkeypatch):
 def test_build_then_reuse_with_manifest(tmp_path, encoder):
     notices = []
     store = IndexStore(tmp_path, notice=notices.append)
-    index = build(store, encoder)
+    index = build_index(store, encoder)
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     assert manifest["model"] == "all-MiniLM-L6-v2" and manifest["dim"] == 384 and manifest["count"] == 3
     assert manifest["corpus_hash"] == "c1" and manifest["format_version"] == FORMAT_VERSION and manifest["built_at"]
     scores, rows = index.search(encoder.encode(["Which pact did Poland sign?"]), 1)
     assert rows[0][0] == 1
     notices.clear()
-    build(store, encoder)
+    build_index(store, encoder)
     assert notices == []  # loaded, not rebuilt
 
 
@@ -57,24 +47,24 @@ def test_build_then_reuse_with_manifest(tmp_path, encoder):
         (d / "manifest.json").read_text().replace(f'"format_version": {FORMAT_VERSION}', '"format_version": 0')), "format 0"),
 ])
 def test_damaged_or_foreign_index_is_rebuilt_with_a_notice(tmp_path, encoder, damage, reason):
-    build(IndexStore(tmp_path, notice=lambda m: None), encoder)
+    build_index(IndexStore(tmp_path, notice=lambda m: None), encoder)
     damage(tmp_path)
     notices = []
-    index = build(IndexStore(tmp_path, notice=notices.append), encoder)
+    index = build_index(IndexStore(tmp_path, notice=notices.append), encoder)
     assert reason in notices[0]
     assert index.manifest.count == 3
-    assert IndexStore(tmp_path).problem(model=encoder.name, corpus_hash="c1", texts=TEXTS) is None
+    assert IndexStore(tmp_path).problem(model=encoder.name, corpus_hash="c1", texts=INDEX_TEXTS) is None
 
 
 def test_a_changed_corpus_rebuilds(tmp_path, encoder):
-    build(IndexStore(tmp_path, notice=lambda m: None), encoder)
+    build_index(IndexStore(tmp_path, notice=lambda m: None), encoder)
     notices = []
-    index = build(IndexStore(tmp_path, notice=notices.append), encoder, texts=TEXTS + ["New text."], corpus_hash="c2")
+    index = build_index(IndexStore(tmp_path, notice=notices.append), encoder, texts=INDEX_TEXTS + ["New text."], corpus_hash="c2")
     assert "the corpus changed" in notices[0] and index.manifest.count == 4
 
 
 def test_no_temporary_files_are_left_behind(tmp_path, encoder):
-    build(IndexStore(tmp_path, notice=lambda m: None), encoder)
+    build_index(IndexStore(tmp_path, notice=lambda m: None), encoder)
     assert sorted(p.name for p in tmp_path.iterdir()) == [".lock", "index.faiss", "manifest.json", "query-encoder.onnx"]
 
 
@@ -84,7 +74,7 @@ def test_an_index_of_another_dimension_under_the_same_model_name_is_rebuilt(tmp_
 
     from embeddings.store import file_sha256
 
-    build(IndexStore(tmp_path, notice=lambda m: None), encoder)
+    build_index(IndexStore(tmp_path, notice=lambda m: None), encoder)
     foreign = faiss.IndexFlatIP(8)
     foreign.add(np.eye(8, dtype=np.float32)[:3])
     faiss.write_index(foreign, str(tmp_path / "index.faiss"))
@@ -93,7 +83,7 @@ def test_an_index_of_another_dimension_under_the_same_model_name_is_rebuilt(tmp_
                     index_bytes=(tmp_path / "index.faiss").stat().st_size)
     (tmp_path / "manifest.json").write_text(json.dumps(manifest))
     notices = []
-    index = build(IndexStore(tmp_path, notice=notices.append), encoder)
+    index = build_index(IndexStore(tmp_path, notice=notices.append), encoder)
     assert "it holds 8-dimensional vectors, model all-MiniLM-L6-v2 gives 384" in notices[0]
     scores, rows = index.search(encoder.encode(["Which pact did Poland sign?"]), 1)
     assert index.manifest.dim == 384 and rows[0][0] == 1
@@ -101,11 +91,11 @@ def test_an_index_of_another_dimension_under_the_same_model_name_is_rebuilt(tmp_
 
 def test_a_killed_builds_temporary_files_are_cleared_by_the_next_build(tmp_path, encoder):
     (tmp_path / ".index.faiss.k1ll3d.tmp").write_bytes(b"half an index")
-    build(IndexStore(tmp_path, notice=lambda m: None), encoder)
+    build_index(IndexStore(tmp_path, notice=lambda m: None), encoder)
     assert sorted(p.name for p in tmp_path.iterdir()) == [".lock", "index.faiss", "manifest.json", "query-encoder.onnx"]
 
 
 def test_an_index_folder_that_is_a_file_is_a_clear_error(tmp_path, encoder):
     (tmp_path / "index").write_text("not a folder")
     with pytest.raises(IndexStoreError, match="the index folder .* is a file: set RAG_INDEX_DIR to a folder"):
-        build(IndexStore(tmp_path / "index"), encoder)
+        build_index(IndexStore(tmp_path / "index"), encoder)

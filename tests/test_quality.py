@@ -15,23 +15,22 @@ import numpy as np
 import pytest
 
 from rag.text import normalise
-from tests.conftest import QUESTIONS, load_questions
+from tests.conftest import QUESTIONS, our_questions
 
 FRESH = QUESTIONS / "fresh.jsonl"
 
 
-def contains_expected(text: str, item: dict) -> bool:
-    return any(normalise(e) in normalise(text) for e in item["expected"])
+def contains_expected(text: str, item) -> bool:
+    return any(normalise(e) in normalise(text) for e in item.expected)
 
 
 @pytest.fixture(scope="module")
 def fresh_results(engine):
-    return [(item, engine.ask(item["question"], history=item.get("history", []), k=5))
-            for path in sorted(QUESTIONS.glob("fresh*.jsonl")) for item in load_questions(path)]
+    return [(item, engine.ask(item.question, history=item.history, k=5)) for item in our_questions()]
 
 
 def test_fresh_questions_are_answered_near_the_top(fresh_results):
-    answerable = [(item, r) for item, r in fresh_results if item["expected"]]
+    answerable = [(item, r) for item, r in fresh_results if item.expected]
     hit1 = sum(contains_expected(r.answers[0].text, item) for item, r in answerable) / len(answerable)
     hit3 = sum(any(contains_expected(a.text, item) for a in r.answers[:3]) for item, r in answerable) / len(answerable)
     # Floors well under today's figures (0.82 and 0.94): they catch a broken ranker, not noise.
@@ -39,8 +38,8 @@ def test_fresh_questions_are_answered_near_the_top(fresh_results):
 
 
 def test_abstention_refuses_some_unanswerable_and_few_answerable(fresh_results):
-    unanswerable = [r for item, r in fresh_results if not item["expected"]]
-    answerable = [r for item, r in fresh_results if item["expected"]]
+    unanswerable = [r for item, r in fresh_results if not item.expected]
+    answerable = [r for item, r in fresh_results if item.expected]
     assert sum(r.abstained for r in unanswerable) / len(unanswerable) >= 0.3
     assert sum(r.abstained for r in answerable) / len(answerable) <= 0.1
 
@@ -54,8 +53,8 @@ def test_answers_that_may_miss_say_so_and_more_often_when_the_interview_has_no_a
     def flagged(results):
         return sum(r.abstained or r.unsure for r in results) / len(results)
 
-    unanswerable = [r for item, r in fresh_results if not item["expected"]]
-    answerable = [r for item, r in fresh_results if item["expected"]]
+    unanswerable = [r for item, r in fresh_results if not item.expected]
+    answerable = [r for item, r in fresh_results if item.expected]
     assert flagged(unanswerable) >= 2 * flagged(answerable)
 
 

@@ -8,7 +8,6 @@ promise that answering from a built index never imports torch.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -21,26 +20,13 @@ from embeddings import Encoder, IndexStore, resolve_model
 from embeddings.onnx_encoder import OnnxEncoder
 from embeddings.store import QUERY_MODEL_FILE, file_sha256
 
-from .conftest import CORPUS, REPO
-
-TEXTS = ["Stalin supported Litvinov.", "Poland signed a pact with Germany in 1934.", "A poster by Koretsky."]
-
-
-@pytest.fixture(scope="module")
-def encoder(engine):
-    """The session engine's encoder: its torch model is loaded and its export made once already."""
-    return engine.retrieval.encoder
-
+from .conftest import INDEX_TEXTS, REPO, build_index, rag_env
 
 def interview_sentences(engine) -> list[str]:
     """Every sentence of the interview, and every interviewer question."""
     sentences = [p.text[start:end] for p in engine.passages for start, end in p.sentences]
     questions = sorted({p.citation.question for p in engine.passages if p.citation.question})
     return sentences + questions
-
-
-def build(store, encoder, texts=TEXTS, corpus_hash="c1", **kw):
-    return store.load_or_build(encoder=encoder, corpus_hash=corpus_hash, texts=texts, passages=len(texts), **kw)
 
 
 def test_questions_are_encoded_by_the_onnx_export(engine, encoder, index_dir):
@@ -69,28 +55,28 @@ def test_onnx_matches_torch_on_interview_sentences(engine, encoder, index_dir):
     (lambda path: path.write_bytes(b"x" * path.stat().st_size), "the ONNX query encoder is truncated or corrupt"),
 ])
 def test_a_missing_or_corrupt_export_is_rebuilt_with_a_notice(tmp_path, encoder, damage, reason):
-    build(IndexStore(tmp_path, notice=lambda m: None), encoder)
+    build_index(IndexStore(tmp_path, notice=lambda m: None), encoder)
     damage(tmp_path / QUERY_MODEL_FILE)
     notices = []
-    index = build(IndexStore(tmp_path, notice=notices.append), encoder)
+    index = build_index(IndexStore(tmp_path, notice=notices.append), encoder)
     assert reason in notices[0]
     assert encoder.query_backend == "onnx"
-    assert IndexStore(tmp_path).problem(model=encoder.name, corpus_hash="c1", texts=TEXTS) is None
+    assert IndexStore(tmp_path).problem(model=encoder.name, corpus_hash="c1", texts=INDEX_TEXTS) is None
     _, rows = index.search(encoder.encode_query("Which pact did Poland sign?"), 1)
     assert rows[0][0] == 1
 
 
 def test_the_export_follows_the_model_files_not_the_corpus_or_the_name(tmp_path, encoder):
     index_dir, model_dir = tmp_path / "index", tmp_path / "model"
-    build(IndexStore(index_dir, notice=lambda m: None), encoder)
+    build_index(IndexStore(index_dir, notice=lambda m: None), encoder)
     exported = (index_dir / QUERY_MODEL_FILE).stat().st_ino
-    build(IndexStore(index_dir, notice=lambda m: None), encoder, texts=TEXTS + ["New text."], corpus_hash="c2")
+    build_index(IndexStore(index_dir, notice=lambda m: None), encoder, texts=INDEX_TEXTS + ["New text."], corpus_hash="c2")
     assert (index_dir / QUERY_MODEL_FILE).stat().st_ino == exported  # a new corpus: the export is kept
 
     shutil.copytree(resolve_model(encoder.name), model_dir)
     copy = Encoder(str(model_dir))  # the same files under another name: the index is rebuilt, the export kept
     notices = []
-    build(IndexStore(index_dir, notice=notices.append), copy, corpus_hash="c2")
+    build_index(IndexStore(index_dir, notice=notices.append), copy, corpus_hash="c2")
     assert "built with model all-MiniLM-L6-v2" in notices[0]
     assert (index_dir / QUERY_MODEL_FILE).stat().st_ino == exported
 
@@ -98,7 +84,7 @@ def test_the_export_follows_the_model_files_not_the_corpus_or_the_name(tmp_path,
     weights["encoder.layer.5.output.LayerNorm.weight"] *= 1.5
     save_file(weights, str(model_dir / "model.safetensors"))
     changed = Encoder(str(model_dir))
-    index = build(IndexStore(index_dir, notice=lambda m: None), changed, corpus_hash="c3")
+    index = build_index(IndexStore(index_dir, notice=lambda m: None), changed, corpus_hash="c3")
     assert (index_dir / QUERY_MODEL_FILE).stat().st_ino != exported
     assert changed.query_backend == "onnx"
     question = "Which pact did Poland sign?"
@@ -109,7 +95,7 @@ def test_the_export_follows_the_model_files_not_the_corpus_or_the_name(tmp_path,
 
 def test_an_export_onnxruntime_cannot_load_falls_back_to_torch(tmp_path, encoder):
     """A file that matches its checksum but is not a model (written by hand) costs speed, not answers."""
-    build(IndexStore(tmp_path, notice=lambda m: None), encoder)
+    build_index(IndexStore(tmp_path, notice=lambda m: None), encoder)
     path = tmp_path / QUERY_MODEL_FILE
     path.write_bytes(b"not a model")
     manifest = json.loads((tmp_path / "manifest.json").read_text())
@@ -117,7 +103,7 @@ def test_an_export_onnxruntime_cannot_load_falls_back_to_torch(tmp_path, encoder
     (tmp_path / "manifest.json").write_text(json.dumps(manifest))
     fresh = Encoder(encoder.name)
     notices = []
-    index = build(IndexStore(tmp_path, notice=notices.append), fresh)
+    index = build_index(IndexStore(tmp_path, notice=notices.append), fresh)
     assert len(notices) == 1 and notices[0].startswith("questions are encoded with torch")
     assert fresh.query_backend == "torch"
     _, rows = index.search(fresh.encode_query("Which pact did Poland sign?"), 1)
@@ -128,9 +114,8 @@ def test_rag_ask_on_a_built_index_does_not_import_torch(index_dir):
     probe = ("import sys, rag.cli; code = rag.cli.main(['ask', '--json', 'Where does Professor Carley teach?']); "
              "print(json.dumps(sorted(m for m in ('torch', 'sentence_transformers', 'transformers') if m in sys.modules)),"
              " file=sys.stderr); sys.exit(code)")
-    env = {**os.environ, "RAG_INDEX_DIR": str(index_dir), "RAG_CORPUS_DIR": str(CORPUS)}
-    done = subprocess.run([sys.executable, "-c", "import json; " + probe], capture_output=True, env=env, cwd=REPO,
-                          timeout=120, check=False)
+    done = subprocess.run([sys.executable, "-c", "import json; " + probe], capture_output=True, env=rag_env(index_dir),
+                          cwd=REPO, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
     assert "University of Montreal" in json.loads(done.stdout)["answers"][0]["text"]
     assert json.loads(done.stderr.decode().strip().splitlines()[-1]) == []

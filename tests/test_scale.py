@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
-from embeddings import Encoder, IndexStore
+from embeddings import IndexStore
 from embeddings import store as store_module
 from rag.corpus import read_corpus
 from rag.synthetic import Composer, source_sentences, split_thirds, write_corpus
 
+from .conftest import build_index
+
 TEXTS = ["Stalin supported Litvinov.", "Poland signed a pact with Germany in 1934.", "A poster by Koretsky.",
          "Britain dropped out of the alliance.", "The famine hit Ukraine hardest."]
-
-
-@pytest.fixture(scope="module")
-def encoder():
-    return Encoder()
 
 
 def test_synthetic_corpus_is_reproducible_and_reads_as_interviews(engine, tmp_path):
@@ -49,12 +45,10 @@ def test_past_the_threshold_the_store_builds_an_ivf_index_that_reloads(tmp_path,
     import faiss
 
     monkeypatch.setattr(store_module, "EXACT_UP_TO", 4)
-    index = IndexStore(tmp_path, notice=lambda m: None).load_or_build(
-        encoder=encoder, corpus_hash="c", texts=TEXTS, passages=len(TEXTS))
+    index = build_index(IndexStore(tmp_path, notice=lambda m: None), encoder, texts=TEXTS, corpus_hash="c")
     assert isinstance(index.faiss_index, faiss.IndexIVFFlat)
     notices = []
-    again = IndexStore(tmp_path, notice=notices.append).load_or_build(
-        encoder=encoder, corpus_hash="c", texts=TEXTS, passages=len(TEXTS))
+    again = build_index(IndexStore(tmp_path, notice=notices.append), encoder, texts=TEXTS, corpus_hash="c")
     assert notices == [] and isinstance(again.faiss_index, faiss.IndexIVFFlat)  # loaded, not rebuilt
     scores, rows = again.search(encoder.encode(["Which pact did Poland sign?"]), 2)
     assert rows[0][0] == 1

@@ -26,8 +26,7 @@ from gradio.utils import get_upload_folder
 from gradio_client import Client
 
 from rag.config import MAX_QUESTION_CHARS
-from tests.conftest import CORPUS, REPO, SOURCE, listening_addresses
-from tests.test_api import http_ask
+from tests.conftest import CORPUS, REPO, SOURCE, http_ask, listening_addresses
 from ui.app import QUEUE_MAX_SIZE
 from ui.limits import MAX_BODY_BYTES
 
