@@ -48,7 +48,7 @@ def build_parser() -> Parser:
     ask.add_argument("--k", type=positive_k, default=3, help="passages to show (default 3)")
     ask.add_argument("--json", action="store_true", help="print the Result JSON")
     ask.add_argument("--jsonl", action="store_true",
-                     help='read {"question", "history", "id"} objects, one a line, on stdin; write one Result a line')
+                     help='read {"question", "history", "k", "id"} objects, one a line, on stdin; write one Result a line')
     ask.add_argument("--history", action="append", default=[], metavar="EARLIER",
                      help="an earlier question of the conversation (repeatable, oldest first)")
 
@@ -76,7 +76,9 @@ def build_parser() -> Parser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # said by the command they were given to, as its own errors are
+        Parser(prog=" ".join(filter(None, ("rag", args.command)))).error(f"unrecognized arguments: {' '.join(unknown)}")
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE
@@ -215,14 +217,14 @@ def parse_request(raw: bytes | None) -> dict:
 
 def format_result(result) -> str:
     """The Result for a terminal: each passage wrapped, with its citation."""
-    from .engine import NOT_ANSWERED, UNSURE
+    from .engine import CLOSEST, NOT_ANSWERED, UNSURE
 
     width = min(shutil.get_terminal_size((88, 20)).columns, 100)
     lines = []
     if result.abstained:
         lines.append(result.reason or NOT_ANSWERED)
         if result.answers:
-            lines.append("Closest passages (not an answer):")
+            lines.append(f"{CLOSEST}:")
         lines.append("")
     elif result.unsure:
         lines += [result.reason or UNSURE, ""]

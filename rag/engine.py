@@ -19,6 +19,7 @@ from .retrieval import Retrieval, build_units
 
 NOT_ANSWERED = "The interview does not answer this question."
 UNSURE = "The interview may not answer this question; here is what comes closest."
+CLOSEST = "Closest passages (not an answer)"  # heads the passages shown with an abstention
 
 
 class QuestionError(ValueError):
@@ -90,6 +91,8 @@ def validate(question, history, k) -> tuple[str, list[str]]:
     if len(question) > config.MAX_QUESTION_CHARS:
         raise QuestionError(f"the question is {len(question)} characters long; the limit is {config.MAX_QUESTION_CHARS}")
     _check_characters(question, "the question")
+    if not WORD.search(question):  # "???", "🤔🤔": nothing to search for, so no passage is even close
+        raise QuestionError("the question has no words: ask something about the interview in words")
     if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= config.MAX_K:
         raise QuestionError(f"k must be a whole number from 1 to {config.MAX_K}, not {k!r}")
     if history is None:
@@ -105,6 +108,7 @@ def validate(question, history, k) -> tuple[str, list[str]]:
 # Characters no typed question holds: C0/C1 controls other than whitespace (tab, line breaks, form
 # feed), and lone surrogates (what an undecodable byte on the command line, or a "\ud800" JSON
 # escape, becomes; the encoder cannot take them).
+WORD = re.compile(r"[^\W_]")  # a letter or digit, in any script
 CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f]")
 SURROGATE = re.compile(r"[\ud800-\udfff]")
 

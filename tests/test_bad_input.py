@@ -17,6 +17,9 @@ from rag.config import MAX_REQUEST_BYTES
     ("next\x85line", [], 3, r"control character \(U\+0085\)"),
     ("bad \udcff byte", [], 3, "not valid text: it holds invalid UTF-8 or a lone surrogate"),
     ("\ud800", [], 3, "not valid text"),
+    ("?", [], 3, "the question has no words"),
+    ("😀🔥👍🏽 ?!", [], 3, "the question has no words"),
+    ("\u200b\u200f?", [], 3, "the question has no words"),  # only invisible format characters
     (None, [], 3, "must be text, not null"),
     (["a list"], [], 3, "must be text, not list"),
     ("ok?", {"Who was Litvinov?": 1}, 3, "history must be a list"),
@@ -40,11 +43,9 @@ def test_the_api_refuses_bad_input_with_a_plain_message(engine, question, histor
     "מי היה ליטבינוב?",  # right to left
     "ما هو الأمن الجماعي؟",
     "李维诺夫是谁",
-    "😀🔥👍🏽 ?",
     "Stalin 🤝 Litvinov?",
-    "\u200b\u200f?",  # only invisible format characters
     "tab\tand\nnewline\u00a0and nbsp?",
-    "?",
+    "1939?",
 ])
 def test_any_language_or_symbol_is_answered_or_abstained(engine, question):
     result = engine.ask(question)
@@ -67,7 +68,8 @@ def test_any_language_or_symbol_is_answered_or_abstained(engine, question):
     (["ask", "--k", "abc", "hi"], 2, "rag ask: error: argument --k: must be a whole number, not 'abc'"),
     (["ask", "--k", "2.5", "hi"], 2, "rag ask: error: argument --k: must be a whole number, not '2.5'"),
     (["ask", "--k"], 2, "rag ask: error: argument --k: expected one argument"),
-    (["ask", "--bogus", "hi"], 2, "rag: error: unrecognized arguments: --bogus"),
+    (["ask", "--bogus", "hi"], 2, "rag ask: error: unrecognized arguments: --bogus"),
+    (["--bogus"], 2, "rag: error: unrecognized arguments: --bogus"),
     (["ask", "--jsonl", "a question too"], 2, "rag: error: --jsonl reads questions from stdin"),
     (["ask"], 2, "rag: error: give a question"),
     (["frobnicate"], 2, "rag: error: argument COMMAND: invalid choice: 'frobnicate'"),
@@ -106,7 +108,7 @@ def test_jsonl_answers_good_lines_in_order_around_every_kind_of_bad_one(run_rag)
         (json.dumps({"question": "x" * (MAX_REQUEST_BYTES + 10)}).encode(), "line 22: longer than 1 MiB; skipped"),
         (json.dumps({"id": "\udc80", "question": "Who was Litvinov?"}).encode(), "Litvinov"),
         (json.dumps({"id": 24, "question": "מי היה ליטבינוב?"}, ensure_ascii=False).encode(), None),
-        (json.dumps({"id": 25, "question": "😀🔥 ?"}, ensure_ascii=False).encode(), None),
+        (json.dumps({"id": 25, "question": "😀🔥 ?"}, ensure_ascii=False).encode(), "line 25: the question has no words"),
         (json.dumps({"id": 26, "question": "Where does Professor Carley teach?", "k": 1}).encode(), "Montreal"),
     ]
     done = run_rag("ask", "--jsonl", stdin=b"\n".join(raw for raw, _ in lines) + b"\n")

@@ -87,7 +87,7 @@ def test_the_verdict_follows_the_two_thresholds(engine, tmp_path):
 def test_off_topic_questions_abstain_but_still_offer_the_closest(engine, question):
     result = engine.ask(question)
     assert result.abstained and result.reason == "The interview does not answer this question."
-    assert result.answers  # shown as "closest, not an answer"
+    assert result.answers  # shown as the closest passages, not an answer
 
 
 def test_the_answering_sentence_is_highlighted(engine):

@@ -9,6 +9,7 @@ from html.parser import HTMLParser
 
 import pytest
 
+from rag.engine import CLOSEST
 from rag.text import normalise
 from ui import render
 from ui.app import is_loopback
@@ -75,7 +76,7 @@ def test_abstention_says_so_and_marks_passages_as_closest_not_answers(engine, na
     result = dataclasses.replace(result, abstained=True, reason="The interview does not answer this question.")
     html = render.reply(result, names)
     assert inner(html, "p")[0] == "The interview does not answer this question."
-    assert "closest, not an answer" in html
+    assert f"<summary>{CLOSEST}: {len(result.answers)}</summary>" in html
     assert "<mark>" not in html  # nothing is presented as the answering sentence
     assert len(inner(html, "blockquote")) == len(result.answers) > 0
     assert render.reply(dataclasses.replace(result, answers=[]), names).count("<blockquote") == 0

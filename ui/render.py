@@ -16,11 +16,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from html import escape
 
-from rag.engine import NOT_ANSWERED, UNSURE
+from rag.engine import CLOSEST, NOT_ANSWERED, UNSURE
 from rag.records import Answer, Citation, Document, Result
-
-CLOSEST = "closest, not an answer"
-
 
 @dataclass(frozen=True)
 class Turn:
@@ -83,13 +80,12 @@ def citation_html(citation: Citation, passage_id: str, source_name: str = "") ->
     return f'<p class="citation">{" ".join(parts)}</p>'
 
 
-def quote_html(answer: Answer, names: Mapping[str, str], *, highlight: bool, css: str = "", note: str = "") -> str:
-    """One passage as a blockquote with its citation under it (and a note above it, if any)."""
+def quote_html(answer: Answer, names: Mapping[str, str], *, highlight: bool, css: str = "") -> str:
+    """One passage as a blockquote with its citation under it."""
     body = marked(answer.text, answer.highlights if highlight else ())
     cite = citation_html(answer.citation, answer.passage_id, names.get(answer.citation.doc, ""))
-    note = f'<p class="note">{escape(note)}</p>' if note else ""
     return (f'<figure class="quote {css}" data-passage="{escape(answer.passage_id)}">'
-            f"{note}<blockquote>{body}</blockquote><figcaption>{cite}</figcaption></figure>")
+            f"<blockquote>{body}</blockquote><figcaption>{cite}</figcaption></figure>")
 
 
 def source_names(documents: Iterable[Document]) -> dict[str, str]:
@@ -106,10 +102,9 @@ def reply(result: Result, names: Mapping[str, str]) -> str:
     if result.abstained or not result.answers:
         parts = [f'<p class="not-answered">{escape(result.reason or NOT_ANSWERED)}</p>']
         if result.answers:
-            closest = "".join(quote_html(a, names, highlight=False, css="closest", note=CLOSEST)
-                              for a in result.answers)
-            parts.append(f'<details class="others closest-group"><summary>The closest passages '
-                         f'({CLOSEST}): {len(result.answers)}</summary>{closest}</details>')
+            closest = "".join(quote_html(a, names, highlight=False, css="closest") for a in result.answers)
+            parts.append(f'<details class="others closest-group"><summary>{CLOSEST}: {len(result.answers)}'
+                         f'</summary>{closest}</details>')
         return f'<div class="reply abstained" data-abstained="true" data-unsure="false">{"".join(parts)}</div>'
     best, others = result.answers[0], result.answers[1:]
     parts = [f'<p class="unsure">{escape(result.reason or UNSURE)}</p>'] if result.unsure else []
