@@ -8,6 +8,7 @@ import pytest
 from gradio_client import Client
 from playwright.sync_api import expect
 
+from rag.engine import CLOSEST
 from tests.conftest import ARTIFACTS, free_port, listening_addresses, our_questions, served
 from ui import render
 
@@ -110,13 +111,78 @@ def test_follow_up_then_new_conversation(open_page, engine):
     assert page.locator("#conversation figure.best").get_attribute("data-passage") == alone.passage_id
 
 
+def questions_shown(page) -> list[str]:
+    return page.locator("#conversation .asked-by-user").all_inner_texts()
+
+
+def test_questions_sent_back_to_back_are_both_answered_in_order(open_page, engine):
+    """The box locks while an answer is on its way, so a second question waits for the first (Playwright's
+    fill waits for the box) instead of vanishing, and is answered as its follow-up."""
+    page = open_page()
+    page.fill("#question textarea", "Who was Litvinov?")
+    page.press("#question textarea", "Enter")
+    page.fill("#question textarea", "how did stalin get along with him?")
+    page.press("#question textarea", "Enter")
+    page.wait_for_function("document.querySelectorAll('#conversation .reply').length >= 2")
+    assert questions_shown(page) == ["Who was Litvinov?", "how did stalin get along with him?"]
+    follow_up = engine.ask("how did stalin get along with him?", history=["Who was Litvinov?"]).answers[0]
+    assert page.locator("#conversation figure.best").nth(1).get_attribute("data-passage") == follow_up.passage_id
+    assert page.input_value("#question textarea") == "" and page.is_enabled("#question textarea")
+
+
+def test_a_reload_keeps_the_conversation_and_the_unsent_question(open_page, engine):
+    page = open_page()
+    ask(page, "Who was Litvinov?", 1)
+    page.locator("#question textarea").press_sequentially("and why did he")
+    page.reload(wait_until="domcontentloaded")
+    page.wait_for_function("document.querySelectorAll('#conversation .reply').length == 1")
+    assert questions_shown(page) == ["Who was Litvinov?"]
+    best = engine.ask("Who was Litvinov?").answers[0].passage_id
+    assert page.locator("#conversation figure.best").get_attribute("data-passage") == best
+    expect(page.locator("#question textarea")).to_have_value("and why did he")
+
+    page.click("#new-conversation")
+    page.wait_for_function("document.querySelectorAll('#conversation .turn').length == 0")
+    page.reload(wait_until="domcontentloaded")
+    expect(page.locator("#examples")).to_be_visible()
+    assert questions_shown(page) == []
+
+
+def test_a_refused_question_stays_in_the_box_with_the_reason(open_page):
+    page = open_page()
+    too_long = "Why? " * 500
+    page.fill("#question textarea", too_long)
+    page.press("#question textarea", "Enter")
+    expect(page.locator(".toast-body")).to_contain_text("characters long; the limit is 2000")
+    assert page.input_value("#question textarea") == too_long and page.is_enabled("#question textarea")
+    assert questions_shown(page) == []
+
+
+def test_a_citation_scrolls_the_interview_beside_the_chat_not_the_page(open_page, engine):
+    page = open_page()
+    for turn, question in enumerate(["Who was Litvinov?", "What about Poland?", "Who made the poster?"], start=1):
+        ask(page, question, turn)
+    page.mouse.wheel(0, 5000)
+    page.wait_for_timeout(300)
+    scrolled = page.evaluate("window.scrollY")
+    assert scrolled > 0  # the conversation is longer than the window
+    panel = page.locator("#source-panel").bounding_box()
+    assert -panel["height"] / 2 < panel["y"] < 800 / 2  # it stayed beside the chat
+    link = page.locator("#conversation figure.best a.cite-link").last
+    link.click()
+    target = page.locator(f"#{render.anchor(engine.ask('Who made the poster?').answers[0].passage_id)}")
+    page.wait_for_function("el => el.classList.contains('marked')", arg=target.element_handle())
+    expect(target).to_be_in_viewport(ratio=0.5)
+    assert page.evaluate("window.scrollY") == scrolled  # the reader keeps their place in the conversation
+
+
 def test_abstention_reads_as_a_plain_sentence(open_page):
     page = open_page()
     ask(page, "What is the boiling point of mercury in kelvin?", 1)
     reply = page.locator("#conversation .reply")
     assert reply.locator("p.not-answered").inner_text() == "The interview does not answer this question."
     if reply.locator("blockquote").count():
-        assert "closest, not an answer" in reply.locator("details summary").inner_text()
+        assert reply.locator("details summary").inner_text() == f"{CLOSEST}: {reply.locator('blockquote').count()}"
         assert reply.locator("mark").count() == 0
 
 

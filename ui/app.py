@@ -19,6 +19,7 @@ from starlette.middleware import Middleware
 
 from rag import Engine, QuestionError, Result, load
 from rag.config import MAX_QUESTION_CHARS
+from rag.engine import validate
 
 from . import limits, render, style
 from .render import Turn
@@ -38,9 +39,19 @@ EXAMPLES = (
 ENGINE_CONCURRENCY = 2
 QUEUE_MAX_SIZE = 64
 ENGINE_GROUP = "engine"
-# After a restart the page still holds its questions but the server has lost the rendered
-# replies; it answers the last this many again to show them (the engine is deterministic).
+# After a restart or a reload the browser still holds the conversation's questions but not
+# their rendered replies; the last this many are answered again (the engine is deterministic).
 MAX_REBUILT_TURNS = 20
+# The browser keeps the conversation's questions, and what is typed in the box, under these keys
+# (local storage), so a reload, a lost connection or a server restart loses nothing. Gradio
+# encrypts browser state; the key is fixed so that a restarted server can still read what the
+# page kept. It guards nothing: the text is the user's own, in their own browser.
+CONVERSATION_KEY = "carley-interview-conversation"
+DRAFT_KEY = "carley-interview-draft"
+# The box holds far more than a question may have, so an over-long one is sent and refused with its
+# length, but not a paste so big that the request limit (rag.config.MAX_REQUEST_BYTES) drops it.
+BOX_MAX_CHARS = 50 * MAX_QUESTION_CHARS
+REFOCUS_JS = "() => document.querySelector('#question textarea')?.focus()"
 
 
 def ask_or_explain(engine: Engine, question, history, k: int = 3) -> Result:
@@ -65,10 +76,13 @@ def rebuilt(engine: Engine, asked: list[str]) -> list[Turn]:
 def build(engine: Engine) -> gr.Blocks:
     """The page: conversation and question box on the left, the interview itself on the right."""
     with gr.Blocks(title=TITLE, analytics_enabled=False) as app:
-        # The conversation lives in the page: its questions, sent with each new one, are all a
-        # follow-up needs, so a server restart loses nothing. `turns` caches their rendered replies.
-        asked = gr.JSON([], visible=False)
+        # The conversation lives in the browser: its questions, sent with each new one, are all a
+        # follow-up needs. `turns` caches their rendered replies on the server.
+        asked = gr.BrowserState([], storage_key=CONVERSATION_KEY, secret=CONVERSATION_KEY)  # noqa: S106 - not a secret
+        # Gradio does not store an empty value, so an empty box is kept as " "
+        draft = gr.BrowserState(" ", storage_key=DRAFT_KEY, secret=CONVERSATION_KEY)  # noqa: S106 - not a secret
         turns = gr.State([])
+        sent = gr.State("")  # the question being answered, taken out of the box
         with gr.Row(equal_height=False):
             with gr.Column(scale=3, min_width=320):
                 gr.HTML(f"<h1>{escape(TITLE)}</h1><p>Answers are quotes: the interview's own words, "
@@ -78,30 +92,63 @@ def build(engine: Engine) -> gr.Blocks:
                 with gr.Row(elem_id="examples") as examples:
                     buttons = [gr.Button(q, size="sm", variant="secondary", min_width=120) for q in EXAMPLES]
                 question = gr.Textbox(show_label=False, placeholder="Ask about the interview…", elem_id="question",
-                                      max_length=MAX_QUESTION_CHARS, submit_btn="Ask", autofocus=True)
+                                      max_length=BOX_MAX_CHARS, submit_btn="Ask", autofocus=True)
                 new = gr.Button("New conversation", size="sm", variant="secondary", elem_id="new-conversation")
             with gr.Column(scale=2, min_width=300, elem_id="source-panel"):
                 gr.HTML(render.source(engine.corpus.documents), elem_id="source")
 
-        def on_ask(message: str, earlier: list[str], past: list[Turn]):
+        def take(message: str, from_box: bool = True):
+            """Move a sendable question out of the box, which stays locked until its answer is shown: a second
+            question cannot overtake the first, and nothing typed meanwhile is wiped by the reply. A question
+            the engine would refuse stays in the box, unlocked, with the reason shown."""
             if not message or not message.strip():
-                return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+                return gr.update(interactive=True), ""
+            try:
+                validate(message, [], 3)
+            except QuestionError as error:
+                gr.Warning(str(error))
+                return gr.update(interactive=True), ""
+            if not from_box:  # an example question: whatever is being typed stays
+                return gr.skip(), message.strip()
+            return gr.update(value="", interactive=False), message.strip()
+
+        def on_ask(message: str, earlier: list[str], past: list[Turn]):
+            if not message:
+                return gr.skip(), gr.skip(), gr.skip(), gr.skip()
             html = chat_reply(engine, message, earlier)
             if earlier and not past:  # the server restarted since the page's last question
                 past = rebuilt(engine, earlier)
-            now = [*past, Turn(message.strip(), html)]
-            return render.conversation(now), [*earlier, message.strip()], now, "", gr.Row(visible=False)
+            now = [*past, Turn(message, html)]
+            return render.conversation(now), [*earlier, message], now, gr.Row(visible=False)
+
+        def on_load(earlier: list[str], typed: str):
+            """A reloaded page: the conversation shown again, and the unsent question back in the box."""
+            box = typed if typed and typed.strip() else gr.skip()
+            if not earlier:
+                return gr.skip(), gr.skip(), gr.skip(), box
+            now = rebuilt(engine, earlier)
+            return render.conversation(now), now, gr.Row(visible=False), box
 
         def on_new():
-            return render.conversation([]), [], [], "", gr.Row(visible=True)
+            return render.conversation([]), [], [], gr.Row(visible=True)
 
-        outputs = [conversation, asked, turns, question, examples]
-        engine_event = dict(outputs=outputs, api_visibility="private", concurrency_id=ENGINE_GROUP,
-                            show_progress="minimal")
-        question.submit(on_ask, inputs=[question, asked, turns], **engine_event)
-        for button, text in zip(buttons, EXAMPLES):
-            button.click(partial(on_ask, text), inputs=[asked, turns], **engine_event)
-        new.click(on_new, outputs=outputs, api_visibility="private", queue=False)
+        outputs = [conversation, asked, turns, examples]
+        private = dict(api_visibility="private")
+        answer = dict(fn=on_ask, inputs=[sent, asked, turns], outputs=outputs, concurrency_id=ENGINE_GROUP,
+                      show_progress="minimal", **private)
+        unlock = dict(fn=lambda: gr.update(interactive=True), outputs=question, js=True, queue=False, **private)
+        for trigger, taking, inputs in [(question.submit, take, [question]),
+                                        *[(button.click, partial(take, text, from_box=False), None)
+                                          for button, text in zip(buttons, EXAMPLES)]]:
+            # The box locks in the browser at once (js=True: no round trip), before anything else can be sent.
+            (trigger(lambda: gr.update(interactive=False), outputs=question, js=True, queue=False, **private)
+             .then(taking, inputs=inputs, outputs=[question, sent], **private)  # queued: gr.Warning needs it
+             .then(**answer).then(**unlock).then(None, js=REFOCUS_JS, **private))
+        question.change(None, inputs=question, outputs=draft, js="(text) => text || ' '", queue=False,
+                        trigger_mode="multiple", **private)
+        app.load(on_load, inputs=[asked, draft], outputs=[conversation, turns, examples, question],
+                 concurrency_id=ENGINE_GROUP, **private)
+        new.click(on_new, outputs=outputs, queue=False, **private)
 
         def ask(question: str, k: int = 3, history: list[str] = []) -> dict:  # noqa: B006 - never mutated
             """The passages that answer the question, verbatim and cited: the Result JSON of `rag ask --json`."""
@@ -155,6 +202,7 @@ def serve(host: str = "127.0.0.1", port: int = 7860) -> int:
     # "0.0.0.0" is only compared here, to print a URL a browser can open: no bind (hence the noqa)
     shown = "127.0.0.1" if host in ("0.0.0.0", "") else f"[{host}]" if ":" in host else host  # noqa: S104
     url = f"http://{shown}:{port}/"
-    print(f"ready in {time.monotonic() - started:.1f}s: chat at {url} · API at {url}?view=api", flush=True)
+    print(f"ready in {time.monotonic() - started:.1f}s: chat at {url} · API described at {url}gradio_api/info "
+          "and on the page's \"Use via API\" link", flush=True)
     app.block_thread()
     return 0

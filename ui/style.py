@@ -6,7 +6,9 @@ Colours come from the theme's variables, so dark mode follows the system.
 
 import gradio as gr
 
-# Clicking a citation shows its passage in place in the source panel, marked.
+# Clicking a citation shows its passage in place in the source panel, marked. Beside the chat the
+# panel stays put and only it scrolls, so the reader keeps their place in the conversation; below
+# the chat (a phone) the page scrolls down to the passage.
 CITATION_JS = """
 element.addEventListener('click', (event) => {
   const link = event.target.closest('a.cite-link');
@@ -16,13 +18,21 @@ element.addEventListener('click', (event) => {
   event.preventDefault();
   document.querySelectorAll('.passage.marked').forEach((p) => p.classList.remove('marked'));
   target.classList.add('marked');
-  target.scrollIntoView({behavior: 'smooth', block: 'center'});
+  const panel = document.getElementById('source-panel');
+  if (panel && getComputedStyle(panel).position === 'sticky') {
+    const offset = target.getBoundingClientRect().top - panel.getBoundingClientRect().top;
+    panel.scrollBy({top: offset - (panel.clientHeight - target.offsetHeight) / 2, behavior: 'smooth'});
+  } else {
+    target.scrollIntoView({behavior: 'smooth', block: 'center'});
+  }
   target.focus({preventScroll: true});
 });
 """
 
 CSS = """
-.gradio-container { max-width: 1280px !important; }
+/* Gradio hides the container's overflow, which makes it a scroll box that never scrolls and pins
+   the sticky source panel to it; clip looks the same without being one. */
+.gradio-container { max-width: 1280px !important; overflow: clip !important; }
 #intro h1 { font-size: 1.5rem; margin: 0 0 .25rem; }
 #intro p { margin: 0; color: var(--body-text-color-subdued); }
 #conversation .conversation { display: flex; flex-direction: column; gap: 1.25rem; }
@@ -39,10 +49,6 @@ CSS = """
   font-family: Georgia, 'Times New Roman', serif; font-size: 1.05rem; line-height: 1.6; overflow-wrap: anywhere;
 }
 #conversation .closest blockquote { border-left-color: var(--border-color-primary); }
-#conversation .note {
-  margin: 0 0 .25rem; font-size: .75rem; text-transform: uppercase; letter-spacing: .05em;
-  color: var(--body-text-color-subdued);
-}
 #conversation mark, #source .marked {
   background: #fde68a; color: #1f2937; border-radius: .15rem;
 }
@@ -52,7 +58,10 @@ CSS = """
 #conversation details.others { margin-top: .5rem; }
 #conversation details.others > summary { cursor: pointer; font-weight: 600; margin-bottom: .5rem; }
 #conversation .not-answered { font-weight: 600; margin: 0 0 .5rem; }
-#conversation .unsure { font-style: italic; margin: 0 0 .5rem; color: var(--body-text-color-subdued); }
+#conversation .unsure {
+  margin: 0 0 .5rem; padding: .4rem .7rem; font-weight: 600; border-left: 4px solid #f59e0b;
+  background: var(--background-fill-secondary); border-radius: 0 .5rem .5rem 0;
+}
 #source-panel {
   max-height: calc(100vh - 2rem); overflow-y: auto; position: sticky; top: 1rem; padding: 0 1rem 1rem;
   border: 1px solid var(--border-color-primary); border-radius: var(--radius-lg);
