@@ -134,15 +134,16 @@ def build(engine: Engine) -> gr.Blocks:
 
         outputs = [conversation, asked, turns, examples]
         private = dict(api_visibility="private")
+        quiet = dict(show_progress="hidden", **private)  # the locked box is the progress shown
         answer = dict(fn=on_ask, inputs=[sent, asked, turns], outputs=outputs, concurrency_id=ENGINE_GROUP,
                       show_progress="minimal", **private)
-        unlock = dict(fn=lambda: gr.update(interactive=True), outputs=question, js=True, queue=False, **private)
+        unlock = dict(fn=lambda: gr.update(interactive=True), outputs=question, js=True, queue=False, **quiet)
         for trigger, taking, inputs in [(question.submit, take, [question]),
                                         *[(button.click, partial(take, text, from_box=False), None)
                                           for button, text in zip(buttons, EXAMPLES)]]:
             # The box locks in the browser at once (js=True: no round trip), before anything else can be sent.
-            (trigger(lambda: gr.update(interactive=False), outputs=question, js=True, queue=False, **private)
-             .then(taking, inputs=inputs, outputs=[question, sent], **private)  # queued: gr.Warning needs it
+            (trigger(lambda: gr.update(interactive=False), outputs=question, js=True, queue=False, **quiet)
+             .then(taking, inputs=inputs, outputs=[question, sent], **quiet)  # queued: gr.Warning needs it
              .then(**answer).then(**unlock).then(None, js=REFOCUS_JS, **private))
         question.change(None, inputs=question, outputs=draft, js="(text) => text || ' '", queue=False,
                         trigger_mode="multiple", **private)
