@@ -137,7 +137,7 @@ def build(engine: Engine) -> gr.Blocks:
         quiet = dict(show_progress="hidden", **private)  # the locked box is the progress shown
         answer = dict(fn=on_ask, inputs=[sent, asked, turns], outputs=outputs, concurrency_id=ENGINE_GROUP,
                       show_progress="minimal", **private)
-        unlock = dict(fn=lambda: gr.update(interactive=True), outputs=question, js=True, queue=False, **quiet)
+        unlock = dict(fn=lambda: gr.update(interactive=True), outputs=question, queue=False, **quiet)
         for trigger, taking, inputs in [(question.submit, take, [question]),
                                         *[(button.click, partial(take, text, from_box=False), None)
                                           for button, text in zip(buttons, EXAMPLES)]]:
