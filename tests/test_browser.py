@@ -117,10 +117,12 @@ def questions_shown(page) -> list[str]:
 
 def test_questions_sent_back_to_back_are_both_answered_in_order(open_page, engine):
     """The box locks while an answer is on its way, so a second question waits for the first (Playwright's
-    fill waits for the box) instead of vanishing, and is answered as its follow-up."""
+    fill waits for the box) instead of vanishing, and is answered as its follow-up. (The page takes a few
+    milliseconds to see the Enter: only a robot could type over the first question before it is sent.)"""
     page = open_page()
     page.fill("#question textarea", "Who was Litvinov?")
     page.press("#question textarea", "Enter")
+    expect(page.locator("#question textarea")).to_have_value("")
     page.fill("#question textarea", "how did stalin get along with him?")
     page.press("#question textarea", "Enter")
     page.wait_for_function("document.querySelectorAll('#conversation .reply').length >= 2")
@@ -133,6 +135,7 @@ def test_questions_sent_back_to_back_are_both_answered_in_order(open_page, engin
 def test_a_reload_keeps_the_conversation_and_the_unsent_question(open_page, engine):
     page = open_page()
     ask(page, "Who was Litvinov?", 1)
+    expect(page.locator("#question textarea")).to_be_enabled()  # unlocked once the reply is shown
     page.locator("#question textarea").press_sequentially("and why did he")
     page.reload(wait_until="domcontentloaded")
     page.wait_for_function("document.querySelectorAll('#conversation .reply').length == 1")
