@@ -3,9 +3,12 @@
     python -m rag.calibrate QUESTIONS.jsonl [MORE.jsonl ...] [--folds 5] [--write] [--ablation] [--tradeoff]
 
 Question files use the evaluation format (`expected: []` marks a question the
-corpus does not answer). Every figure is printed twice: fitted on all questions
-(in-sample) and on held-out folds (each question scored by models fitted without
-it). A large gap means the models learned the questions rather than the task.
+corpus does not answer). Every figure is printed three times: fitted on all
+questions (in-sample); on held-out folds (each question scored by models fitted
+without it); and, given several files, by file (each question scored by models
+fitted on the other files only: the closest thing here to questions written by
+someone else, since a writer's questions resemble each other). A large gap means
+the models learned the questions rather than the task.
 `--write` saves the all-question fit to rag/model.json.
 
 The abstainer is a plain (unweighted) logistic regression, so its probability, and
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -77,20 +81,20 @@ def fit_ranker(items: list[Item], mask: np.ndarray) -> LinearModel:
     return LinearModel(PASSAGE_FEATURES, tuple(model.coef_[0]), float(model.intercept_[0]))
 
 
-def ranked_passages(item: Item, ranker: LinearModel, mask: np.ndarray) -> tuple[list[int], np.ndarray]:
+def ranked_passages(item: Item, ranker: LinearModel, mask: np.ndarray) -> list[int]:
     scores = np.where(mask, ranker.score(item.features), -np.inf)
-    return [int(i) for i in np.argsort(-scores, kind="stable")[:10]], scores
+    return [int(i) for i in np.argsort(-scores, kind="stable")[:10]]
 
 
-def fit_abstainer(items: list[Item], rankings: list[tuple[list[int], np.ndarray]], highlight_lexical_weight: float,
+def fit_abstainer(items: list[Item], tops: list[int], highlight_lexical_weight: float,
                   max_wrong: float = MAX_WRONG_ABSTAIN) -> tuple[LinearModel, float]:
     """Logistic on query evidence, and two thresholds: at most `max_wrong` of the answerable
-    questions are refused, and at most MAX_UNSURE refused or warned about. `rankings` holds
-    each item's ranked passages and scores."""
+    questions are refused, and at most MAX_UNSURE refused or warned about. `tops` holds
+    each item's best passage."""
     from sklearn.linear_model import LogisticRegression
 
-    features = np.concatenate([ranking.query_features(it.signals, *ranked, highlight_lexical_weight)
-                               for it, ranked in zip(items, rankings)])
+    features = np.concatenate([ranking.query_features(it.signals, top, highlight_lexical_weight)
+                               for it, top in zip(items, tops)])
     labels = np.array([not it.answerable for it in items])
     model = LogisticRegression(C=1.0, max_iter=5000).fit(features, labels)
     abstainer = LinearModel(QUERY_FEATURES, tuple(model.coef_[0]), float(model.intercept_[0]))
@@ -121,10 +125,10 @@ def span_hit(item: Item, engine, highlight_lexical_weight: float, top: int) -> b
 def fit(items: list[Item], engine, max_wrong: float = MAX_WRONG_ABSTAIN) -> Models:
     mask = engine.retrieval.answerable
     ranker = fit_ranker(items, mask)
-    rankings = [ranked_passages(it, ranker, mask) for it in items]
+    tops = [ranked_passages(it, ranker, mask)[0] for it in items]
     best_weight = max(HIGHLIGHT_WEIGHTS, key=lambda w: sum(
-        span_hit(it, engine, w, ranked[0]) for it, (ranked, _) in zip(items, rankings) if it.answerable))
-    abstainer, unsure_threshold = fit_abstainer(items, rankings, best_weight, max_wrong)
+        span_hit(it, engine, w, top) for it, top in zip(items, tops) if it.answerable))
+    abstainer, unsure_threshold = fit_abstainer(items, tops, best_weight, max_wrong)
     return Models(ranker, abstainer, best_weight, unsure_threshold)
 
 
@@ -136,8 +140,8 @@ def measure(items: list[Item], engine, models_for) -> dict[str, float]:
     answerable = [it for it in items if it.answerable]
     for item in items:
         models = models_for(item)
-        ranked, scores = ranked_passages(item, models.ranker, mask)
-        judged = ranking.verdict(item.signals, ranked, scores, models)
+        ranked = ranked_passages(item, models.ranker, mask)
+        judged = ranking.verdict(item.signals, ranked[0], models)
         if not item.answerable:
             abstained_right += judged.abstain
             doubted_right += judged.abstain or judged.unsure
@@ -162,6 +166,14 @@ def held_out(items: list[Item], engine, folds: int, seed: int, max_wrong: float 
     fold_of = {items[i].question.id: n % folds for n, i in enumerate(order)}
     fitted = [fit([it for it in items if fold_of[it.question.id] != f], engine, max_wrong) for f in range(folds)]
     return lambda item: fitted[fold_of[item.question.id]]
+
+
+def by_file(sets: dict[str, list[Item]], engine) -> Callable[[Item], Models]:
+    """For each item, the models fitted on the other files."""
+    fitted = {name: fit([it for other, subset in sets.items() if other != name for it in subset], engine)
+              for name in sets}
+    file_of = {id(it): name for name, subset in sets.items() for it in subset}
+    return lambda item: fitted[file_of[id(item)]]
 
 
 # Signal groups whose worth the ablation measures: each is zeroed, the models refitted, the rest kept.
@@ -238,15 +250,19 @@ def main(argv: list[str] | None = None) -> int:
     items = [item for subset in sets.values() for item in subset]
     models = fit(items, engine)
     splits = [held_out(items, engine, args.folds, seed) for seed in range(args.seeds)]
+    other_files = by_file(sets, engine) if len(sets) > 1 else None
     print(f"{len(items)} questions, {sum(it.answerable for it in items)} answerable; "
-          f"held-out = {args.folds}-fold cross-validation, averaged over {args.seeds} splits")
+          f"held-out = {args.folds}-fold cross-validation, averaged over {args.seeds} splits"
+          + ("; by file = fitted on the other files only" if other_files else ""))
     for name, subset in [("all", items), *sets.items()]:
         in_sample = measure(subset, engine, lambda item: models)
         cv = [measure(subset, engine, split) for split in splits]
+        left_out = measure(subset, engine, other_files) if other_files else {}
         width = max(map(len, in_sample)) + 2
-        print(f"\n{name:{width + 2}}{'in-sample':>10}{'held-out':>10}")
+        print(f"\n{name:{width + 2}}{'in-sample':>10}{'held-out':>10}" + (f"{'by file':>10}" if left_out else ""))
         for key in in_sample:
-            print(f"  {key:{width}}{in_sample[key]:10.3f}{np.mean([c[key] for c in cv]):10.3f}")
+            print(f"  {key:{width}}{in_sample[key]:10.3f}{np.mean([c[key] for c in cv]):10.3f}"
+                  + (f"{left_out[key]:10.3f}" if left_out else ""))
     if args.ablation:
         ablation(engine, items, args.folds, args.seeds)
     if args.tradeoff:

@@ -61,11 +61,11 @@ class Engine:
         check_retriever(retriever)
         signals = self.retrieval.signals(question, history)
         scores = ranking.scores(signals, self.retrieval.answerable, retriever)
-        ranked = [int(i) for i in np.argsort(-scores, kind="stable")[: max(k, 2)] if np.isfinite(scores[i])]
+        ranked = [int(i) for i in np.argsort(-scores, kind="stable")[:k] if np.isfinite(scores[i])]
         abstained = unsure = False
         confidence = None
         if retriever == "full" and ranked:
-            judged = ranking.verdict(signals, ranked, scores)
+            judged = ranking.verdict(signals, ranked[0])
             abstained, unsure, confidence = judged.abstain, judged.unsure, round(1.0 - judged.probability, 3)
         answers = [Answer(text=self.passages[i].text, score=float(scores[i]),
                           highlights=ranking.highlight(self.passages[i], i, signals), citation=self.passages[i].citation,

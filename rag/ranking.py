@@ -28,8 +28,9 @@ RRF_K = 60  # the usual reciprocal-rank-fusion constant
 HIGHLIGHT_MARGIN = 0.05  # a neighbour sentence scoring this close to the best is highlighted too
 PASSAGE_FEATURES = tuple(f"dense_{k}" for k in UNIT_KINDS) + ("lexical_z", "lexical_scaled", "sentence_lexical",
                                                                "coverage")
-QUERY_FEATURES = ("top_score", "margin", "top_cosine", "top_coverage", "unknown_share",
-                  "best_sentence_or_next_holds_answer")
+# On scales that do not move when the ranker is refitted: the ranker's own top score and margin made an
+# abstainer that transferred worse to a question set written by someone else (`calibrate` by-file figures).
+QUERY_FEATURES = ("top_cosine", "top_coverage", "unknown_share", "best_sentence_or_next_holds_answer")
 
 
 @dataclass(frozen=True)
@@ -108,11 +109,9 @@ def best_cosine(signals: Signals) -> np.ndarray:
     return np.max([signals.dense[kind] for kind in UNIT_KINDS], axis=0)
 
 
-def query_features(signals: Signals, ranked: list[int], passage_scores: np.ndarray,
-                   highlight_lexical_weight: float) -> np.ndarray:
-    """One row of QUERY_FEATURES: the evidence that the corpus answers this query at all."""
-    top = ranked[0]
-    second = passage_scores[ranked[1]] if len(ranked) > 1 else passage_scores[top] - 1.0
+def query_features(signals: Signals, top: int, highlight_lexical_weight: float) -> np.ndarray:
+    """One row of QUERY_FEATURES: the evidence that the corpus answers this query at all, from the best passage
+    found (`top`)."""
     top_cosine = float(best_cosine(signals)[top])
     sentences = sentence_scores(signals, top, highlight_lexical_weight)
     holds_answer = True
@@ -121,14 +120,14 @@ def query_features(signals: Signals, ranked: list[int], passage_scores: np.ndarr
         # is not really a subject directly treated in my work. It is a form of western racism...").
         best = int(np.argmax(sentences))
         holds_answer = any(signals.holds_answer(top, n) for n in (best, best + 1) if n < len(sentences))
-    return np.array([[passage_scores[top], passage_scores[top] - second, top_cosine, signals.coverage[top],
-                      signals.unknown_share, float(holds_answer)]], dtype=np.float32)
+    return np.array([[top_cosine, signals.coverage[top], signals.unknown_share, float(holds_answer)]],
+                    dtype=np.float32)
 
 
-def verdict(signals: Signals, ranked: list[int], passage_scores: np.ndarray, models: Models | None = None) -> Verdict:
-    """The abstainer's judgement of the best passages found for a query."""
+def verdict(signals: Signals, top: int, models: Models | None = None) -> Verdict:
+    """The abstainer's judgement of the best passage found for a query."""
     models = models or load_models()
-    features = query_features(signals, ranked, passage_scores, models.highlight_lexical_weight)
+    features = query_features(signals, top, models.highlight_lexical_weight)
     probability = float(models.abstainer.probability(features)[0])
     abstain = probability >= models.abstainer.threshold
     unsure = not abstain and models.unsure_threshold is not None and probability >= models.unsure_threshold

@@ -75,9 +75,8 @@ def test_a_date_question_on_a_familiar_subject_that_the_interview_leaves_open_is
     assert result["abstained"] or result["unsure"]
 
 
-@pytest.mark.xfail(strict=True, reason="known limit: the introduction speaks of Carley's career and university; "
-                                       "no signal here tells that from where he studied")
 def test_a_question_on_the_author_that_the_interview_leaves_open_is_flagged(client):
+    """The introduction speaks of Carley's career and university, and nothing of where he studied."""
     result = client.predict("Which universities did Carley study at?", api_name="/ask")
     assert result["abstained"] or result["unsure"]
 

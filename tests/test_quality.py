@@ -71,7 +71,7 @@ def test_the_verdict_follows_the_two_thresholds(engine, tmp_path):
         constant = {"weights": [0.0] * len(ranking.QUERY_FEATURES), "bias": math.log(0.6 / 0.4), **abstainer}
         path = tmp_path / f"model-{len(list(tmp_path.iterdir()))}.json"
         path.write_text(json.dumps({**fitted, "abstainer": {**fitted["abstainer"], **constant}}), encoding="utf-8")
-        judged = ranking.verdict(signals, ranked, scores, ranking.load_models(path))
+        judged = ranking.verdict(signals, ranked[0], ranking.load_models(path))
         assert judged.probability == pytest.approx(0.6)
         return judged.abstain, judged.unsure
 
