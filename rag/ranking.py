@@ -2,11 +2,11 @@
 
 The baselines (`bm25`, `dense`, `hybrid`) use one signal or a rank fusion of two.
 `full` scores passages with a linear model over several signals, and judges with a
-logistic model over query-level evidence (how well the best passage matches, by how
-much it beats the next, how much of the question's wording the corpus has never seen,
-whether its best sentence, or the next, holds the number or date asked for) how likely
-the corpus is not to answer: above one threshold it abstains, above a lower one it
-answers with a warning. The weights and thresholds live in `model.json`, fitted
+logistic model over evidence about the best passage (how close its best unit is, how
+much of the question's term weight it holds, how much of the question's wording the
+corpus has never seen, whether its best sentence, or the next, holds the number or date
+asked for) how likely the corpus is not to answer: above one threshold it abstains,
+above a lower one it answers with a warning. The weights and thresholds live in `model.json`, fitted
 by `python -m rag.calibrate` with k-fold cross-validation on question sets.
 """
 
