@@ -14,6 +14,9 @@ BLANK_LINE = r"\n[ \t\u00a0]*\n"  # a paragraph break; the parser splits documen
 # break (so the raw file and a passage strip the same links), and neither part holds a "[": a run
 # of unclosed brackets is then scanned once, not once per bracket.
 LINK = re.compile(r"\[((?:[^\[\]\n]|\n(?![ \t\u00a0]*\n))*)\]\([^)\[\n]*\)")
+# A line of nothing but markup ("***", "* * *", a lone "\\"): it goes whole, since emptied it would read
+# as a paragraph break in the raw file and not in the passage, which joins the lines around it.
+MARKUP_LINE = re.compile(r"^[ \t\u00a0]*+(?:[*\\][ \t\u00a0]*+)++(?:\n|\Z)", re.MULTILINE)  # possessive: linear
 MAX_LINK_NESTING = 32  # passes of link-dropping; deeper nesting is an attack, not a document
 WHITESPACE = re.compile(r"\s+")
 # Words that end in a period without ending a sentence.
@@ -32,7 +35,7 @@ def strip_markup(text: str) -> str:
     (`[a]([b](c)`): applied twice, this gives what it gave once, so a passage and
     the file it came from compare alike.
     """
-    text = text.replace("\\", "").replace("*", "")
+    text = MARKUP_LINE.sub("", text).replace("\\", "").replace("*", "")
     for _ in range(MAX_LINK_NESTING):
         stripped = LINK.sub(r"\1", text)
         if stripped == text:
