@@ -10,13 +10,9 @@ from __future__ import annotations
 import re
 
 BLANK_LINE = r"\n[ \t\u00a0]*\n"  # a paragraph break; the parser splits documents at these
-# A markdown link [text](url). Its text may wrap onto a new line but never crosses a paragraph
-# break (so the raw file and a passage strip the same links), and neither part holds a "[": a run
-# of unclosed brackets is then scanned once, not once per bracket.
-LINK = re.compile(r"\[((?:[^\[\]\n]|\n(?![ \t\u00a0]*\n))*)\]\([^)\[\n]*\)")
-# A line of nothing but markup ("***", "* * *", a lone "\\"): it goes whole, since emptied it would read
-# as a paragraph break in the raw file and not in the passage, which joins the lines around it.
-MARKUP_LINE = re.compile(r"^[ \t\u00a0]*+(?:[*\\][ \t\u00a0]*+)++(?:\n|\Z)", re.MULTILINE)  # possessive: linear
+# A markdown link [text](url), within one paragraph (`strip_markup` hands it one line at a time). Neither
+# part holds a "[": a run of unclosed brackets is then scanned once, not once per bracket.
+LINK = re.compile(r"\[([^\[\]\n]*)\]\([^)\[\n]*\)")
 MAX_LINK_NESTING = 32  # passes of link-dropping; deeper nesting is an attack, not a document
 WHITESPACE = re.compile(r"\s+")
 # Words that end in a period without ending a sentence.
@@ -31,11 +27,18 @@ WORD_WINDOW = 40  # characters looked back for the word before an end mark; abbr
 def strip_markup(text: str) -> str:
     """Drop markdown markup, keeping the words: `*` and `\\` go, links keep their text.
 
-    Links are dropped until none is left, since dropping one can reveal another
-    (`[a]([b](c)`): applied twice, this gives what it gave once, so a passage and
-    the file it came from compare alike.
+    A link may wrap onto a new line but never crosses a paragraph break of the text as
+    given, the blank lines the parser splits at: each paragraph is stripped on its own,
+    as one line, so a line that markup leaves empty ("***", "[](x)") cannot turn into a
+    break on one side of the comparison and not on the other. Links are dropped until
+    none is left, since dropping one can reveal another (`[a]([b](c)`): applied twice,
+    this gives what it gave once, so a passage and the file it came from compare alike.
     """
-    text = MARKUP_LINE.sub("", text).replace("\\", "").replace("*", "")
+    return "\n\n".join(_strip_paragraph(paragraph) for paragraph in re.split(BLANK_LINE, text))
+
+
+def _strip_paragraph(text: str) -> str:
+    text = text.replace("\\", "").replace("*", "").replace("\n", " ")
     for _ in range(MAX_LINK_NESTING):
         stripped = LINK.sub(r"\1", text)
         if stripped == text:

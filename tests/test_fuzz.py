@@ -30,7 +30,8 @@ SPEAKERS = st.fixed_dictionaries({}, optional={"speakers": st.dictionaries(st.te
 @given(DOCUMENTS, SPEAKERS)
 @example("[**TP:** ]([**The Postil (TP):** ](#)", {})  # dropping one link revealed another
 @example("words [open\n\nclosing](x) here", {})  # a join must not make a link the source never had
-@example("0[\n***\n**TP:** ](#)", {})  # a line of stars inside a link must not read as a paragraph break
+@example("0[\n***\n**TP:** ](#)", {})  # a line markup leaves empty must not read as a paragraph break
+@example("0[\n[](x)\nTP:](#)", {})
 def test_any_text_parses_into_exact_verbatim_passages(raw, meta):
     doc = parse_document("d", raw, meta)
     source = normalise(raw)
