@@ -69,7 +69,7 @@ class Engine:
             abstained, unsure, confidence = judged.abstain, judged.unsure, round(1.0 - judged.probability, 3)
         answers = [Answer(text=self.passages[i].text, score=float(scores[i]),
                           highlights=ranking.highlight(self.passages[i], i, signals), citation=self.passages[i].citation,
-                          passage_id=self.passages[i].id) for i in ranked[:k]]
+                          passage_id=self.passages[i].id) for i in ranked]
         reason = NOT_ANSWERED if abstained or not answers else UNSURE if unsure else ""
         return Result(question=question, abstained=abstained or not answers, answers=answers, query=signals.query,
                       reason=reason, unsure=unsure, confidence=confidence)
@@ -99,16 +99,16 @@ def validate(question, history, k) -> tuple[str, list[str]]:
         history = []
     if not isinstance(history, (list, tuple)) or not all(isinstance(h, str) for h in history):
         raise QuestionError("history must be a list of earlier questions (strings)")
-    history = [h[: config.MAX_QUESTION_CHARS] for h in history][-10:]
+    history = [h[: config.MAX_QUESTION_CHARS] for h in history][-config.MAX_HISTORY:]
     for earlier in history:
         _check_characters(earlier, "an earlier question (history)")
     return question, history
 
 
+WORD = re.compile(r"[^\W_]")  # a letter or digit, in any script
 # Characters no typed question holds: C0/C1 controls other than whitespace (tab, line breaks, form
 # feed), and lone surrogates (what an undecodable byte on the command line, or a "\ud800" JSON
 # escape, becomes; the encoder cannot take them).
-WORD = re.compile(r"[^\W_]")  # a letter or digit, in any script
 CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f]")
 SURROGATE = re.compile(r"[\ud800-\udfff]")
 

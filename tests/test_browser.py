@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -157,7 +158,8 @@ def test_a_refused_question_stays_in_the_box_with_the_reason(open_page):
     page.fill("#question textarea", too_long)
     page.press("#question textarea", "Enter")
     expect(page.locator(".toast-body")).to_contain_text("characters long; the limit is 2000")
-    assert page.input_value("#question textarea") == too_long and page.is_enabled("#question textarea")
+    expect(page.locator("#question textarea")).to_be_enabled()
+    assert page.input_value("#question textarea") == too_long
     assert questions_shown(page) == []
 
 
@@ -177,6 +179,62 @@ def test_a_citation_scrolls_the_interview_beside_the_chat_not_the_page(open_page
     page.wait_for_function("el => el.classList.contains('marked')", arg=target.element_handle())
     expect(target).to_be_in_viewport(ratio=0.5)
     assert page.evaluate("window.scrollY") == scrolled  # the reader keeps their place in the conversation
+
+
+class SlowEngine:
+    """The session's engine, taking ANSWER_DELAY seconds an answer: time to act while one is on its way."""
+
+    def __init__(self, engine):
+        self._engine = engine
+
+    def __getattr__(self, name):
+        return getattr(self._engine, name)
+
+    def ask(self, *args, **kwargs):
+        time.sleep(ANSWER_DELAY)
+        return self._engine.ask(*args, **kwargs)
+
+
+ANSWER_DELAY = 2.0
+
+
+@pytest.fixture(scope="module")
+def slow_page(browser, engine):
+    """A page on the real app (in this process) over the slow engine."""
+    from ui.app import build
+
+    app, port = build(SlowEngine(engine)), free_port()
+    app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, ssr_mode=False)
+    page = browser.new_page()
+    page.set_default_timeout(ANSWER_SECONDS)
+    page.goto(f"http://127.0.0.1:{port}/", wait_until="domcontentloaded")
+    page.wait_for_selector("#question textarea")
+    yield page
+    page.close()
+    app.close()
+
+
+def test_nothing_can_be_sent_or_cleared_while_an_answer_is_on_its_way(slow_page):
+    """The box and New conversation lock and the examples go as soon as a question is sent (two questions in
+    flight would each add to the conversation as it was); a reload before the answer comes, as after a lost
+    connection, finds the question still in the box."""
+    page = slow_page
+    box = page.locator("#question textarea")
+    box.press_sequentially("Who was Litvinov?")
+    box.press("Enter")
+    expect(box).to_be_disabled(timeout=ANSWER_DELAY * 500)
+    expect(page.locator("#new-conversation")).to_be_disabled(timeout=ANSWER_DELAY * 500)
+    expect(page.locator("#examples")).to_be_hidden(timeout=ANSWER_DELAY * 500)
+    assert box.input_value() == "Who was Litvinov?"  # kept until its answer is shown
+
+    page.reload(wait_until="domcontentloaded")
+    expect(page.locator("#question textarea")).to_have_value("Who was Litvinov?")
+    page.press("#question textarea", "Enter")
+    page.wait_for_function("document.querySelectorAll('#conversation .reply').length == 1")
+    expect(page.locator("#question textarea")).to_have_value("")
+    expect(page.locator("#question textarea")).to_be_enabled()
+    expect(page.locator("#new-conversation")).to_be_enabled()
+    assert questions_shown(page) == ["Who was Litvinov?"]
 
 
 def test_abstention_reads_as_a_plain_sentence(open_page):

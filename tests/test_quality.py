@@ -64,14 +64,14 @@ def test_the_verdict_follows_the_two_thresholds(engine, tmp_path):
 
     signals = engine.retrieval.signals("Who was Litvinov?")
     scores = ranking.scores(signals, engine.retrieval.answerable, "full")
-    ranked = [int(i) for i in np.argsort(-scores)[:3]]
+    top = int(np.argmax(scores))
     fitted = json.loads(ranking.MODEL_FILE.read_text(encoding="utf-8"))
 
     def verdict(**abstainer):
         constant = {"weights": [0.0] * len(ranking.QUERY_FEATURES), "bias": math.log(0.6 / 0.4), **abstainer}
         path = tmp_path / f"model-{len(list(tmp_path.iterdir()))}.json"
         path.write_text(json.dumps({**fitted, "abstainer": {**fitted["abstainer"], **constant}}), encoding="utf-8")
-        judged = ranking.verdict(signals, ranked[0], ranking.load_models(path))
+        judged = ranking.verdict(signals, top, ranking.load_models(path))
         assert judged.probability == pytest.approx(0.6)
         return judged.abstain, judged.unsure
 

@@ -18,7 +18,7 @@ import gradio as gr
 from starlette.middleware import Middleware
 
 from rag import Engine, QuestionError, Result, load
-from rag.config import MAX_QUESTION_CHARS
+from rag.config import MAX_HISTORY, MAX_QUESTION_CHARS
 from rag.engine import validate
 
 from . import limits, render, style
@@ -42,12 +42,16 @@ ENGINE_GROUP = "engine"
 # After a restart or a reload the browser still holds the conversation's questions but not
 # their rendered replies; the last this many are answered again (the engine is deterministic).
 MAX_REBUILT_TURNS = 20
+# The page keeps no more questions than it can show again, with those the oldest shown was read with.
+KEPT_QUESTIONS = MAX_REBUILT_TURNS + MAX_HISTORY
 # The browser keeps the conversation's questions, and what is typed in the box, under these keys
 # (local storage), so a reload, a lost connection or a server restart loses nothing. Gradio
 # encrypts browser state; the key is fixed so that a restarted server can still read what the
-# page kept. It guards nothing: the text is the user's own, in their own browser.
+# page kept. It guards nothing: the text is the user's own, in their own browser. Every tab of the
+# browser shares them: the last tab to ask holds the conversation a reload shows.
 CONVERSATION_KEY = "carley-interview-conversation"
 DRAFT_KEY = "carley-interview-draft"
+BROWSER_SECRET = "carley-interview"  # noqa: S105 - guards nothing, as said above
 # The box holds far more than a question may have, so an over-long one is sent and refused with its
 # length, but not a paste so big that the request limit (rag.config.MAX_REQUEST_BYTES) drops it.
 BOX_MAX_CHARS = 50 * MAX_QUESTION_CHARS
@@ -78,11 +82,11 @@ def build(engine: Engine) -> gr.Blocks:
     with gr.Blocks(title=TITLE, analytics_enabled=False) as app:
         # The conversation lives in the browser: its questions, sent with each new one, are all a
         # follow-up needs. `turns` caches their rendered replies on the server.
-        asked = gr.BrowserState([], storage_key=CONVERSATION_KEY, secret=CONVERSATION_KEY)  # noqa: S106 - not a secret
+        asked = gr.BrowserState([], storage_key=CONVERSATION_KEY, secret=BROWSER_SECRET)
         # Gradio does not store an empty value, so an empty box is kept as " "
-        draft = gr.BrowserState(" ", storage_key=DRAFT_KEY, secret=CONVERSATION_KEY)  # noqa: S106 - not a secret
+        draft = gr.BrowserState(" ", storage_key=DRAFT_KEY, secret=BROWSER_SECRET)
         turns = gr.State([])
-        sent = gr.State("")  # the question being answered, taken out of the box
+        sent = gr.State("")  # the question being answered, once checked
         with gr.Row(equal_height=False):
             with gr.Column(scale=3, min_width=320):
                 gr.HTML(f"<h1>{escape(TITLE)}</h1><p>Answers are quotes: the interview's own words, "
@@ -97,59 +101,65 @@ def build(engine: Engine) -> gr.Blocks:
             with gr.Column(scale=2, min_width=300, elem_id="source-panel"):
                 gr.HTML(render.source(engine.corpus.documents), elem_id="source")
 
-        def take(message: str, from_box: bool = True):
-            """Move a sendable question out of the box, which stays locked until its answer is shown: a second
-            question cannot overtake the first, and nothing typed meanwhile is wiped by the reply. A question
-            the engine would refuse stays in the box, unlocked, with the reason shown."""
+        def take(message: str):
+            """The question, checked before it is answered: one the engine would refuse stays in the box, with
+            the reason shown. The box stays as it is until the answer comes, so a question cut short by a
+            lost connection is still there (and in the draft) when the page comes back."""
             if not message or not message.strip():
-                return gr.update(interactive=True), ""
+                return ""
             try:
                 validate(message, [], 3)
             except QuestionError as error:
                 gr.Warning(str(error))
-                return gr.update(interactive=True), ""
-            if not from_box:  # an example question: whatever is being typed stays
-                return gr.skip(), message.strip()
-            return gr.update(value="", interactive=False), message.strip()
+                return ""
+            return message.strip()
 
-        def on_ask(message: str, earlier: list[str], past: list[Turn]):
+        def on_ask(message: str, earlier: list[str], past: list[Turn], typed: str):
             if not message:
                 return gr.skip(), gr.skip(), gr.skip(), gr.skip()
             html = chat_reply(engine, message, earlier)
             if earlier and not past:  # the server restarted since the page's last question
                 past = rebuilt(engine, earlier)
             now = [*past, Turn(message, html)]
-            return render.conversation(now), [*earlier, message], now, gr.Row(visible=False)
+            box = "" if typed.strip() == message else gr.skip()  # an example leaves what is being typed
+            return render.conversation(now), [*earlier, message][-KEPT_QUESTIONS:], now, box
 
-        def on_load(earlier: list[str], typed: str):
-            """A reloaded page: the conversation shown again, and the unsent question back in the box."""
-            box = typed if typed and typed.strip() else gr.skip()
+        def on_load(earlier: list[str]):
+            """A reloaded page: the conversation shown again."""
             if not earlier:
-                return gr.skip(), gr.skip(), gr.skip(), box
+                return gr.skip(), gr.skip(), gr.skip()
             now = rebuilt(engine, earlier)
-            return render.conversation(now), now, gr.Row(visible=False), box
+            return render.conversation(now), now, gr.Row(visible=False)
 
         def on_new():
             return render.conversation([]), [], [], gr.Row(visible=True)
 
-        outputs = [conversation, asked, turns, examples]
+        def unlocked(earlier: list[str]):
+            return gr.update(interactive=True), gr.update(interactive=True), gr.Row(visible=not earlier)
+
         private = dict(api_visibility="private")
         quiet = dict(show_progress="hidden", **private)  # the locked box is the progress shown
-        answer = dict(fn=on_ask, inputs=[sent, asked, turns], outputs=outputs, concurrency_id=ENGINE_GROUP,
-                      show_progress="minimal", **private)
-        unlock = dict(fn=lambda: gr.update(interactive=True), outputs=question, queue=False, **quiet)
-        for trigger, taking, inputs in [(question.submit, take, [question]),
-                                        *[(button.click, partial(take, text, from_box=False), None)
-                                          for button, text in zip(buttons, EXAMPLES)]]:
-            # The box locks in the browser at once (js=True: no round trip), before anything else can be sent.
-            (trigger(lambda: gr.update(interactive=False), outputs=question, js=True, queue=False, **quiet)
-             .then(taking, inputs=inputs, outputs=[question, sent], **quiet)  # queued: gr.Warning needs it
-             .then(**answer).then(**unlock).then(None, js=REFOCUS_JS, **private))
+        # While a question is on its way, nothing else can be sent or cleared: the box and New conversation
+        # lock, the examples go, in the browser at once (js=True: no round trip). Two questions in flight
+        # would each add to the conversation as it was before the other.
+        controls = [question, new, examples]
+        lock = dict(fn=lambda: [gr.update(interactive=False), gr.update(interactive=False), gr.Row(visible=False)],
+                    outputs=controls, js=True, queue=False, **quiet)
+        answer = dict(fn=on_ask, inputs=[sent, asked, turns, question], outputs=[conversation, asked, turns, question],
+                      concurrency_id=ENGINE_GROUP, show_progress="minimal", **private)
+        unlock = dict(fn=unlocked, inputs=asked, outputs=controls, queue=False, **quiet)
+        sending = [question.submit(**lock).then(take, inputs=question, outputs=sent, **quiet)]  # queued: for gr.Warning
+        sending += [button.click(**lock).then(partial(take, text), outputs=sent, **quiet)
+                    for button, text in zip(buttons, EXAMPLES)]
+        for chain in sending:
+            chain.then(**answer).then(**unlock).then(None, js=REFOCUS_JS, **private)
         question.change(None, inputs=question, outputs=draft, js="(text) => text || ' '", queue=False,
                         trigger_mode="multiple", **private)
-        app.load(on_load, inputs=[asked, draft], outputs=[conversation, turns, examples, question],
-                 concurrency_id=ENGINE_GROUP, **private)
-        new.click(on_new, outputs=outputs, queue=False, **private)
+        # The unsent question comes back at once, and never over what has been typed since the page loaded.
+        app.load(None, inputs=[draft, question], outputs=question, js="(saved, typed) => typed || ((saved || '').trim() ? saved : '')",
+                 **private)
+        app.load(on_load, inputs=asked, outputs=[conversation, turns, examples], concurrency_id=ENGINE_GROUP, **private)
+        new.click(on_new, outputs=[conversation, asked, turns, examples], queue=False, **private)
 
         def ask(question: str, k: int = 3, history: list[str] = []) -> dict:  # noqa: B006 - never mutated
             """The passages that answer the question, verbatim and cited: the Result JSON of `rag ask --json`."""
