@@ -246,7 +246,8 @@ def main(argv: list[str] | None = None) -> int:
     import rag
 
     engine = rag.load()
-    sets = {path.name: load_items(engine, [path]) for path in args.files}
+    names = [path.name for path in args.files]  # a file's name labels it, or its path when two share a name
+    sets = {path.name if names.count(path.name) == 1 else str(path): load_items(engine, [path]) for path in args.files}
     items = [item for subset in sets.values() for item in subset]
     models = fit(items, engine)
     splits = [held_out(items, engine, args.folds, seed) for seed in range(args.seeds)]

@@ -117,14 +117,20 @@ def test_baseline_retrievers_rank_without_abstaining(engine):
 
 
 def test_calibration_fits_and_reports_held_out_figures(tmp_path, index_dir):
-    sample = tmp_path / "sample.jsonl"
-    sample.write_text("\n".join(FRESH.read_text(encoding="utf-8").splitlines()[::3]) + "\n", encoding="utf-8")
-    done = subprocess.run([sys.executable, "-m", "rag.calibrate", str(sample), "--folds", "2", "--seeds", "1",
+    """Two samples of one set, under the same file name: each gets its own figures, by file too."""
+    lines = FRESH.read_text(encoding="utf-8").splitlines()
+    samples = [tmp_path / folder / "sample.jsonl" for folder in ("a", "b")]
+    for offset, sample in enumerate(samples):
+        sample.parent.mkdir()
+        sample.write_text("\n".join(lines[offset::3]) + "\n", encoding="utf-8")
+    done = subprocess.run([sys.executable, "-m", "rag.calibrate", *map(str, samples), "--folds", "2", "--seeds", "1",
                            "--tradeoff"],
                           capture_output=True, text=True, timeout=600,
                           env={"RAG_INDEX_DIR": str(index_dir), "PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1"})
     assert done.returncode == 0, done.stderr
-    assert "in-sample  held-out" in done.stdout and "hit@1" in done.stdout and "wrote" not in done.stdout
+    assert "in-sample  held-out   by file" in done.stdout and "hit@1" in done.stdout and "wrote" not in done.stdout
+    headers = [line.split()[0] for line in done.stdout.splitlines() if line.endswith("by file")]
+    assert headers == ["all", *map(str, samples)]
     rows = [line.split() for line in done.stdout.split("abstention trade-off", 1)[1].splitlines()[2:6]]
     assert [row[0] for row in rows] == ["0.05", "0.10", "0.20", "0.30"]
     assert all(0.0 <= float(share) <= 1.0 for row in rows for share in row[1:3])
