@@ -112,7 +112,7 @@ def best_cosine(signals: Signals) -> np.ndarray:
 def query_features(signals: Signals, top: int, highlight_lexical_weight: float) -> np.ndarray:
     """One row of QUERY_FEATURES: the evidence that the corpus answers this query at all, from the best passage
     found (`top`)."""
-    top_cosine = float(best_cosine(signals)[top])
+    top_cosine = max(float(signals.dense[kind][top]) for kind in UNIT_KINDS)  # one passage's, not every one's
     sentences = sentence_scores(signals, top, highlight_lexical_weight)
     holds_answer = True
     if len(sentences):

@@ -156,8 +156,8 @@ def build(engine: Engine) -> gr.Blocks:
         question.change(None, inputs=question, outputs=draft, js="(text) => text || ' '", queue=False,
                         trigger_mode="multiple", **private)
         # The unsent question comes back at once, and never over what has been typed since the page loaded.
-        app.load(None, inputs=[draft, question], outputs=question, js="(saved, typed) => typed || ((saved || '').trim() ? saved : '')",
-                 **private)
+        app.load(None, inputs=[draft, question], outputs=question,
+                 js="(saved, typed) => typed || ((saved || '').trim() ? saved : '')", **private)
         app.load(on_load, inputs=asked, outputs=[conversation, turns, examples], concurrency_id=ENGINE_GROUP, **private)
         new.click(on_new, outputs=[conversation, asked, turns, examples], queue=False, **private)
 
