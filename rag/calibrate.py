@@ -19,8 +19,8 @@ it was fitted on (a little over two answerable questions to one unanswerable).
 from __future__ import annotations
 
 import argparse
+import copy
 import json
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -28,23 +28,24 @@ import numpy as np
 
 from . import answer_type, ranking
 from . import evaluate as questions
+from .adapter import ADAPTER_FILE, QueryAdapter, fit_adapter
+from .followup import standalone_query
 from .ranking import PASSAGE_FEATURES, QUERY_FEATURES, LinearModel, Models
-from .retrieval import Signals
+from .retrieval import Retrieval, Signals
 
 RANKER_C = 0.1  # L2 strength: strong, since a few dozen questions train it
 MAX_WRONG_ABSTAIN = 0.05  # the share of answerable questions the abstainer may refuse
 MAX_UNSURE = 0.20  # the share of answerable questions refused or answered with a "may not answer" warning
 TRADEOFF_CAPS = (0.05, 0.10, 0.20, 0.30)
 HIGHLIGHT_WEIGHTS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5)
+INNER_FOLDS = 5  # the ranker and abstainer learn from questions measured through adapters that did not see them
 
 
-@dataclass
-class Item:
-    """A question of a set (as `rag eval` reads it), measured against the corpus."""
+@dataclass(frozen=True)
+class Labelled:
+    """A question of a set (as `rag eval` reads it) and the passages that answer it."""
 
     question: questions.Item
-    signals: Signals
-    features: np.ndarray  # passage features, all passages
     relevant: np.ndarray  # bool per passage: it holds an expected substring
 
     @property
@@ -52,23 +53,134 @@ class Item:
         return self.question.answerable
 
 
-def load_items(engine, paths: list[Path]) -> list[Item]:
-    """Every question of the files, measured; a file with an unusable line is an error."""
-    judge = questions.Judge(engine.passages)
-    items = []
-    for path in paths:
+@dataclass
+class Item:
+    """A labelled question measured against the corpus (through one adapter, or none)."""
+
+    labelled: Labelled
+    signals: Signals
+    features: np.ndarray  # passage features, all passages
+
+    @property
+    def question(self) -> questions.Item:
+        return self.labelled.question
+
+    @property
+    def relevant(self) -> np.ndarray:
+        return self.labelled.relevant
+
+    @property
+    def answerable(self) -> bool:
+        return self.labelled.answerable
+
+
+@dataclass(frozen=True)
+class Setup:
+    """What a fit may use; the ablation takes one piece away at a time."""
+
+    adapter: bool = True
+    history: bool = True  # follow-ups searched with the question before them
+    answer_type: bool = True  # the abstainer checks for the number or date asked for
+    zeroed: tuple[str, ...] = ()  # passage features the ranker may not use
+
+
+@dataclass(frozen=True)
+class Fit:
+    adapter: QueryAdapter | None
+    models: Models
+
+
+class RememberingEncoder:
+    """The engine's encoder, remembering each query's vector: calibration measures every question many times."""
+
+    def __init__(self, encoder):
+        self.encoder = encoder
+        self.vectors: dict[str, np.ndarray] = {}
+
+    def encode_query(self, text: str) -> np.ndarray:
+        if text not in self.vectors:
+            self.vectors[text] = self.encoder.encode_query(text)
+        return self.vectors[text]
+
+
+class Calibration:
+    """Labelled questions, fitted and measured on one engine's indexes in as many ways as asked."""
+
+    def __init__(self, engine):
+        self.engine = engine
+        self.retrieval: Retrieval = copy.copy(engine.retrieval).with_adapter(None)
+        self.retrieval.encoder = RememberingEncoder(engine.retrieval.encoder)
+        self.mask = engine.retrieval.answerable
+        self.units = engine.retrieval.vectors.vectors()
+        self._adapters: dict[tuple, QueryAdapter] = {}
+
+    def read(self, path: Path) -> list[Labelled]:
+        """Every question of a file with what answers it; a file with an unusable line is an error."""
         read, skipped = questions.read_items(path)
         if skipped:
             raise SystemExit(f"{path}: {skipped[0]}")
-        items += [measured(engine, judge, question) for question in read]
-    return items
+        judge = questions.Judge(self.engine.passages)
+        return [Labelled(q, np.array([p.id in judge.relevant(q) for p in self.engine.passages])) for q in read]
 
+    def measured(self, labelled: list[Labelled], adapter: QueryAdapter | None, setup: Setup) -> list[Item]:
+        retrieval = self.retrieval.with_adapter(adapter)
+        columns = [PASSAGE_FEATURES.index(name) for name in setup.zeroed]
+        items = []
+        for one in labelled:
+            signals = retrieval.signals(one.question.question, one.question.history if setup.history else ())
+            if not setup.answer_type:
+                signals = replace(signals, asked=answer_type.NOTHING)
+            features = ranking.passage_features(signals, self.mask)
+            features[:, columns] = 0.0
+            items.append(Item(one, signals, features))
+        return items
 
-def measured(engine, judge: questions.Judge, question: questions.Item, use_history: bool = True) -> Item:
-    signals = engine.retrieval.signals(question.question, question.history if use_history else ())
-    answering = judge.relevant(question)
-    return Item(question, signals, ranking.passage_features(signals, engine.retrieval.answerable),
-                np.array([p.id in answering for p in engine.passages]))
+    def adapter(self, labelled: list[Labelled], setup: Setup) -> QueryAdapter | None:
+        """The adapter fitted on these questions (remembered: splits and ablations ask again)."""
+        if not setup.adapter:
+            return None
+        key = (setup.history, tuple(sorted(id(one) for one in labelled)))
+        if key not in self._adapters:
+            vectors = np.concatenate([self.retrieval.encoded(standalone_query(
+                one.question.question, one.question.history if setup.history else ())) for one in labelled])
+            self._adapters[key] = fit_adapter(vectors, np.stack([one.relevant for one in labelled]), self.units,
+                                              self.retrieval.unit_passage, self.mask,
+                                              self.engine.retrieval.vectors.manifest.model)
+        return self._adapters[key]
+
+    def fit(self, labelled: list[Labelled], setup: Setup = Setup(), max_wrong: float = MAX_WRONG_ABSTAIN) -> Fit:
+        """The adapter on all these questions; the ranker, highlight weight and abstainer on the same questions
+        measured through adapters fitted without them, as new questions will be."""
+        if setup.adapter:
+            folds = np.arange(len(labelled)) % INNER_FOLDS
+            np.random.default_rng(0).shuffle(folds)
+            items = []
+            for fold in range(INNER_FOLDS):
+                inside = [one for one, f in zip(labelled, folds) if f != fold]
+                items += self.measured([one for one, f in zip(labelled, folds) if f == fold],
+                                       self.adapter(inside, setup), setup)
+        else:
+            items = self.measured(labelled, None, setup)
+        return Fit(self.adapter(labelled, setup), fit_models(items, self.engine, max_wrong))
+
+    def held_out(self, labelled: list[Labelled], folds: int, seed: int, setup: Setup = Setup(),
+                 max_wrong: float = MAX_WRONG_ABSTAIN) -> list[tuple[Item, Models]]:
+        """Each question measured and judged by a fit on the folds that do not hold it."""
+        fold_of = np.empty(len(labelled), dtype=np.int64)
+        fold_of[np.random.default_rng(seed).permutation(len(labelled))] = np.arange(len(labelled)) % folds
+        return [pair for fold in range(folds)
+                for pair in self.scored([one for one, f in zip(labelled, fold_of) if f != fold],
+                                        [one for one, f in zip(labelled, fold_of) if f == fold], setup, max_wrong)]
+
+    def by_file(self, sets: dict[str, list[Labelled]]) -> list[tuple[Item, Models]]:
+        """Each question measured and judged by a fit on the other files only."""
+        return [pair for name, subset in sets.items()
+                for pair in self.scored([one for other, rest in sets.items() if other != name for one in rest], subset)]
+
+    def scored(self, train: list[Labelled], test: list[Labelled], setup: Setup = Setup(),
+               max_wrong: float = MAX_WRONG_ABSTAIN) -> list[tuple[Item, Models]]:
+        fitted = self.fit(train, setup, max_wrong)
+        return [(item, fitted.models) for item in self.measured(test, fitted.adapter, setup)]
 
 
 def fit_ranker(items: list[Item], mask: np.ndarray) -> LinearModel:
@@ -122,7 +234,7 @@ def span_hit(item: Item, engine, highlight_lexical_weight: float, top: int) -> b
                                             ranking.highlight(passage, top, item.signals, highlight_lexical_weight))
 
 
-def fit(items: list[Item], engine, max_wrong: float = MAX_WRONG_ABSTAIN) -> Models:
+def fit_models(items: list[Item], engine, max_wrong: float = MAX_WRONG_ABSTAIN) -> Models:
     mask = engine.retrieval.answerable
     ranker = fit_ranker(items, mask)
     tops = [ranked_passages(it, ranker, mask)[0] for it in items]
@@ -132,14 +244,13 @@ def fit(items: list[Item], engine, max_wrong: float = MAX_WRONG_ABSTAIN) -> Mode
     return Models(ranker, abstainer, best_weight, unsure_threshold)
 
 
-def measure(items: list[Item], engine, models_for) -> dict[str, float]:
-    """hit@k, span@1, abstention and warnings, each item scored by `models_for(item)`."""
+def measure(pairs: list[tuple[Item, Models]], engine) -> dict[str, float]:
+    """hit@k, span@1, abstention and warnings, each item judged by the models paired with it."""
     mask = engine.retrieval.answerable
     hits = {1: 0, 3: 0, 5: 0}
     span = abstained_right = abstained_wrong = doubted_right = doubted_wrong = 0  # doubted: abstained or unsure
-    answerable = [it for it in items if it.answerable]
-    for item in items:
-        models = models_for(item)
+    answerable = sum(item.answerable for item, _ in pairs)
+    for item, models in pairs:
         ranked = ranked_passages(item, models.ranker, mask)
         judged = ranking.verdict(item.signals, ranked[0], models)
         if not item.answerable:
@@ -151,83 +262,52 @@ def measure(items: list[Item], engine, models_for) -> dict[str, float]:
         for k in hits:
             hits[k] += bool(item.relevant[ranked[:k]].any())
         span += span_hit(item, engine, models.highlight_lexical_weight, ranked[0])
-    unanswerable = len(items) - len(answerable)
-    return {**{f"hit@{k}": v / max(len(answerable), 1) for k, v in hits.items()},
-            "span@1": span / max(len(answerable), 1),
+    unanswerable = len(pairs) - answerable
+    return {**{f"hit@{k}": v / max(answerable, 1) for k, v in hits.items()},
+            "span@1": span / max(answerable, 1),
             "abstain_unanswerable": abstained_right / max(unanswerable, 1),
-            "abstain_answerable": abstained_wrong / max(len(answerable), 1),
+            "abstain_answerable": abstained_wrong / max(answerable, 1),
             "abstain_or_unsure_unanswerable": doubted_right / max(unanswerable, 1),
-            "abstain_or_unsure_answerable": doubted_wrong / max(len(answerable), 1)}
+            "abstain_or_unsure_answerable": doubted_wrong / max(answerable, 1)}
 
 
-def held_out(items: list[Item], engine, folds: int, seed: int, max_wrong: float = MAX_WRONG_ABSTAIN):
-    """For each item, the models fitted on the folds that do not hold it."""
-    order = np.random.default_rng(seed).permutation(len(items))
-    fold_of = {items[i].question.id: n % folds for n, i in enumerate(order)}
-    fitted = [fit([it for it in items if fold_of[it.question.id] != f], engine, max_wrong) for f in range(folds)]
-    return lambda item: fitted[fold_of[item.question.id]]
+def among(pairs: list[tuple[Item, Models]], subset: list[Labelled]) -> list[tuple[Item, Models]]:
+    """The pairs whose question is one of `subset`."""
+    wanted = {id(one) for one in subset}
+    return [(item, models) for item, models in pairs if id(item.labelled) in wanted]
 
 
-def by_file(sets: dict[str, list[Item]], engine) -> Callable[[Item], Models]:
-    """For each item, the models fitted on the other files."""
-    fitted = {name: fit([it for other, subset in sets.items() if other != name for it in subset], engine)
-              for name in sets}
-    file_of = {id(it): name for name, subset in sets.items() for it in subset}
-    return lambda item: fitted[file_of[id(item)]]
-
-
-# Signal groups whose worth the ablation measures: each is zeroed, the models refitted, the rest kept.
+# Pieces whose worth the ablation measures: each is taken away, the models refitted, the rest kept.
 ABLATIONS = {
-    "dense, whole passage": ("dense_passage",),
-    "dense, passage with context": ("dense_passage+context",),
-    "dense, sentences and windows": ("dense_sentence", "dense_window"),
-    "BM25, passages and sentences": ("lexical_z", "lexical_scaled", "sentence_lexical"),
-    "term coverage": ("coverage",),
+    "query adapter": Setup(adapter=False),
+    "dense, whole passage": Setup(zeroed=("dense_passage",)),
+    "dense, passage with context": Setup(zeroed=("dense_passage+context",)),
+    "dense, sentences and windows": Setup(zeroed=("dense_sentence", "dense_window")),
+    "BM25, passages and sentences": Setup(zeroed=("lexical_z", "lexical_scaled", "sentence_lexical")),
+    "term coverage": Setup(zeroed=("coverage",)),
+    "answer type (abstainer)": Setup(answer_type=False),
+    "follow-up context": Setup(history=False),
 }
 
 
-def without(items: list[Item], names: tuple[str, ...]) -> list[Item]:
-    """The items with these passage features zeroed: a model fitted on them cannot use them."""
-    columns = [PASSAGE_FEATURES.index(name) for name in names]
-    stripped = []
-    for item in items:
-        features = item.features.copy()
-        features[:, columns] = 0.0
-        stripped.append(replace(item, features=features))
-    return stripped
-
-
-def untyped(items: list[Item]) -> list[Item]:
-    """The items as if no question asked for a number or a date."""
-    return [replace(item, signals=replace(item.signals, asked=answer_type.NOTHING)) for item in items]
-
-
-def without_history(engine, items: list[Item]) -> list[Item]:
-    """The items as if each question were asked alone: follow-ups measured again without their history."""
-    judge = questions.Judge(engine.passages)
-    return [measured(engine, judge, it.question, use_history=False) if it.question.history else it for it in items]
-
-
-def ablation(engine, items: list[Item], folds: int, seeds: int) -> None:
+def ablation(calibration: Calibration, labelled: list[Labelled], folds: int, seeds: int) -> None:
     """Held-out figures of the full model, then of the model refitted without each piece."""
-    variants = [("full", items), *((f"without {name}", without(items, names)) for name, names in ABLATIONS.items()),
-                ("without answer type (abstainer)", untyped(items)),
-                ("without follow-up context", without_history(engine, items))]
     keys = ("hit@1", "hit@3", "hit@5", "span@1", "abstain_unanswerable", "abstain_answerable")
     widths = [max(8, len(k)) + 2 for k in keys]
     header = "".join(f"{k:>{w}}" for k, w in zip(keys, widths))
     print(f"\nablation, held-out ({folds}-fold, {seeds} splits){'':4}{header}")
-    for name, variant in variants:
-        cv = [measure(variant, engine, held_out(variant, engine, folds, seed)) for seed in range(seeds)]
+    for name, setup in [("full", Setup()), *((f"without {name}", setup) for name, setup in ABLATIONS.items())]:
+        cv = [measure(calibration.held_out(labelled, folds, seed, setup), calibration.engine) for seed in range(seeds)]
         print(f"  {name:42}" + "".join(f"{np.mean([c[k] for c in cv]):{w}.3f}" for k, w in zip(keys, widths)))
 
 
-def tradeoff(engine, items: list[Item], folds: int, seeds: int) -> None:
+def tradeoff(calibration: Calibration, labelled: list[Labelled], folds: int, seeds: int) -> None:
     """Held-out abstention when the threshold may refuse more answerable questions: the price of silence."""
     print(f"\nabstention trade-off, held-out ({folds}-fold, {seeds} splits)")
     print(f"  {'allowed wrong refusals':24}{'abstained, unanswerable':>26}{'abstained, answerable':>24}")
     for max_wrong in TRADEOFF_CAPS:
-        cv = [measure(items, engine, held_out(items, engine, folds, seed, max_wrong)) for seed in range(seeds)]
+        cv = [measure(calibration.held_out(labelled, folds, seed, max_wrong=max_wrong), calibration.engine)
+              for seed in range(seeds)]
         print(f"  {max_wrong:<24.2f}{np.mean([c['abstain_unanswerable'] for c in cv]):26.3f}"
               f"{np.mean([c['abstain_answerable'] for c in cv]):24.3f}")
 
@@ -237,7 +317,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("files", nargs="+", type=Path)
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--seeds", type=int, default=3, help="repeat the fold split this many times")
-    parser.add_argument("--write", action="store_true", help=f"save the fit to {ranking.MODEL_FILE}")
+    parser.add_argument("--write", action="store_true",
+                        help=f"save the fit to {ranking.MODEL_FILE} and {ADAPTER_FILE}")
     parser.add_argument("--ablation", action="store_true", help="also refit without each signal group")
     parser.add_argument("--tradeoff", action="store_true",
                         help="also show abstention when more wrong refusals are allowed")
@@ -245,29 +326,32 @@ def main(argv: list[str] | None = None) -> int:
 
     import rag
 
-    engine = rag.load()
+    calibration = Calibration(rag.load())
+    engine = calibration.engine
     names = [path.name for path in args.files]  # a file's name labels it, or its path when two share a name
-    sets = {path.name if names.count(path.name) == 1 else str(path): load_items(engine, [path]) for path in args.files}
-    items = [item for subset in sets.values() for item in subset]
-    models = fit(items, engine)
-    splits = [held_out(items, engine, args.folds, seed) for seed in range(args.seeds)]
-    other_files = by_file(sets, engine) if len(sets) > 1 else None
-    print(f"{len(items)} questions, {sum(it.answerable for it in items)} answerable; "
+    sets = {path.name if names.count(path.name) == 1 else str(path): calibration.read(path) for path in args.files}
+    labelled = [one for subset in sets.values() for one in subset]
+    fitted = calibration.fit(labelled)
+    in_sample = [(item, fitted.models) for item in calibration.measured(labelled, fitted.adapter, Setup())]
+    splits = [calibration.held_out(labelled, args.folds, seed) for seed in range(args.seeds)]
+    other_files = calibration.by_file(sets) if len(sets) > 1 else None
+    print(f"{len(labelled)} questions, {sum(one.answerable for one in labelled)} answerable; "
           f"held-out = {args.folds}-fold cross-validation, averaged over {args.seeds} splits"
           + ("; by file = fitted on the other files only" if other_files else ""))
-    for name, subset in [("all", items), *sets.items()]:
-        in_sample = measure(subset, engine, lambda item: models)
-        cv = [measure(subset, engine, split) for split in splits]
-        left_out = measure(subset, engine, other_files) if other_files else {}
-        width = max(map(len, in_sample)) + 2
+    for name, subset in [("all", labelled), *sets.items()]:
+        own = measure(among(in_sample, subset), engine)
+        cv = [measure(among(split, subset), engine) for split in splits]
+        left_out = measure(among(other_files, subset), engine) if other_files else {}
+        width = max(map(len, own)) + 2
         print(f"\n{name:{width + 2}}{'in-sample':>10}{'held-out':>10}" + (f"{'by file':>10}" if left_out else ""))
-        for key in in_sample:
-            print(f"  {key:{width}}{in_sample[key]:10.3f}{np.mean([c[key] for c in cv]):10.3f}"
+        for key in own:
+            print(f"  {key:{width}}{own[key]:10.3f}{np.mean([c[key] for c in cv]):10.3f}"
                   + (f"{left_out[key]:10.3f}" if left_out else ""))
     if args.ablation:
-        ablation(engine, items, args.folds, args.seeds)
+        ablation(calibration, labelled, args.folds, args.seeds)
     if args.tradeoff:
-        tradeoff(engine, items, args.folds, args.seeds)
+        tradeoff(calibration, labelled, args.folds, args.seeds)
+    models = fitted.models
     print("ranker:", dict(zip(models.ranker.features, np.round(models.ranker.weights, 3))))
     print("abstainer:", dict(zip(models.abstainer.features, np.round(models.abstainer.weights, 3))),
           f"threshold {models.abstainer.threshold:.3f}, unsure from {models.unsure_threshold:.3f}; "
@@ -278,7 +362,8 @@ def main(argv: list[str] | None = None) -> int:
                                                                 "unsure_threshold": round(models.unsure_threshold, 6)},
                                                   "highlight_lexical_weight": models.highlight_lexical_weight},
                                                  indent=2) + "\n", encoding="utf-8")
-        print(f"wrote {ranking.MODEL_FILE}")
+        fitted.adapter.save(ADAPTER_FILE)
+        print(f"wrote {ranking.MODEL_FILE} and {ADAPTER_FILE}")
     return 0
 
 

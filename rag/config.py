@@ -20,6 +20,12 @@ def index_dir() -> Path:
     return Path(os.environ.get("RAG_INDEX_DIR", REPO_ROOT / ".cache" / "index"))
 
 
+def adapter_file() -> Path:
+    from .adapter import ADAPTER_FILE
+
+    return Path(os.environ.get("RAG_QUERY_ADAPTER", ADAPTER_FILE))
+
+
 def model_name() -> str:
     from embeddings import DEFAULT_MODEL
 

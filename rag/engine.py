@@ -12,6 +12,7 @@ import numpy as np
 from embeddings import Encoder, IndexStore
 
 from . import config, ranking
+from .adapter import AdapterError, adapter_for
 from .corpus import Corpus, read_corpus
 from .ranking import RETRIEVERS
 from .records import Answer, Passage, Result
@@ -31,8 +32,13 @@ def _stderr(message: str) -> None:
 
 
 def load(corpus_dir: Path | str | None = None, *, index_dir: Path | str | None = None, model: str | None = None,
-         rebuild: bool = False, notice: Callable[[str], None] = _stderr) -> Engine:
-    """An Engine over `corpus_dir` (default: the repo's corpus/), building its index when needed."""
+         adapter_file: Path | str | None = None, rebuild: bool = False,
+         notice: Callable[[str], None] = _stderr) -> Engine:
+    """An Engine over `corpus_dir` (default: the repo's corpus/), building its index when needed.
+
+    Questions go through the query adapter (`adapter_file`, default rag/query_adapter.npz) when it was
+    fitted for this encoder; otherwise a notice says why not, and questions are searched as encoded.
+    """
     corpus = read_corpus(Path(corpus_dir) if corpus_dir else config.corpus_dir())
     for message in corpus.skipped:
         notice(message)
@@ -42,7 +48,13 @@ def load(corpus_dir: Path | str | None = None, *, index_dir: Path | str | None =
     store = IndexStore(Path(index_dir) if index_dir else config.index_dir(), notice=notice)
     vectors = store.load_or_build(encoder=encoder, corpus_hash=corpus.content_hash, texts=[u.text for u in units],
                                   passages=len(passages), rebuild=rebuild)
-    return Engine(corpus, Retrieval(passages, units, vectors, encoder))
+    try:
+        adapter = adapter_for(vectors.manifest.model, vectors.manifest.dim,
+                              Path(adapter_file) if adapter_file else config.adapter_file())
+    except AdapterError as error:
+        notice(f"{error}; questions are searched as encoded")
+        adapter = None
+    return Engine(corpus, Retrieval(passages, units, vectors, encoder, adapter))
 
 
 class Engine:

@@ -7,12 +7,14 @@ cosine, so a one-sentence answer buried in a long paragraph still surfaces; the
 sentence cosines also choose the highlights. Lexical signals come from BM25 over
 passages (with their question) and over single sentences. A follow-up is searched
 with the question before it (`followup`); the encoder sees the question without the
-interviewee's name (`dense_query`); and whether a sentence holds the number or date
+interviewee's name (`dense_query`), through the query adapter
+(`adapter`) when one was fitted for the encoder; and whether a sentence holds the number or date
 asked for is judged on demand (`answer_type`).
 """
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,6 +24,7 @@ import numpy as np
 from embeddings import Encoder, VectorIndex
 
 from . import answer_type
+from .adapter import QueryAdapter
 from .followup import standalone_query
 from .lexical import LexicalIndex
 from .records import Passage
@@ -120,10 +123,12 @@ def lexical_text(passage: Passage) -> str:
 class Retrieval:
     """The indexes for one corpus, loaded once, measuring queries against every passage."""
 
-    def __init__(self, passages: list[Passage], units: list[Unit], vectors: VectorIndex, encoder: Encoder):
+    def __init__(self, passages: list[Passage], units: list[Unit], vectors: VectorIndex, encoder: Encoder,
+                 adapter: QueryAdapter | None = None):
         self.passages = passages
         self.vectors = vectors
         self.encoder = encoder
+        self.adapter = adapter
         self.answerable = np.array([p.answerable for p in passages])
         self.names = name_pattern(passages)
         self.lexical = LexicalIndex([lexical_text(p) for p in passages])
@@ -138,6 +143,12 @@ class Retrieval:
         self.unit_kind = np.array([UNIT_KINDS.index(u.kind) for u in units], dtype=np.int64)
         self.unit_sentence = np.array([self.sentence_start[u.passage] + u.sentence if u.kind == "sentence" else -1
                                        for u in units], dtype=np.int64)
+
+    def with_adapter(self, adapter: QueryAdapter | None) -> Retrieval:
+        """The same indexes, searched through another adapter (calibration compares several)."""
+        other = copy.copy(self)
+        other.adapter = adapter
+        return other
 
     def signals(self, question: str, history: Sequence[str] = ()) -> Signals:
         """Measure a question (searched with the earlier question when it leans on it) against every
@@ -177,8 +188,14 @@ class Retrieval:
         content = {w for w in re.findall(r"\w+", without.lower()) if w not in STOPWORDS_EN_PLUS}
         return without if len(content) >= MIN_CONTENT_WORDS_LEFT else query
 
+    def encoded(self, query: str) -> np.ndarray:
+        """The query's vector as the encoder gives it, before any adapter: what an adapter is fitted on."""
+        return self.encoder.encode_query(self.dense_query(query))
+
     def _dense(self, query: str) -> tuple[dict[str, np.ndarray], np.ndarray]:
-        vector = self.encoder.encode_query(self.dense_query(query))
+        vector = self.encoded(query)
+        if self.adapter is not None:
+            vector = self.adapter.apply(vector)
         count = self.vectors.manifest.count
         cosines, rows = self.vectors.search(vector, count if count <= SEARCH_ALL_BELOW else DENSE_DEPTH)
         valid = rows[0] >= 0
