@@ -1,9 +1,9 @@
 """A linear map on question vectors, learned from questions whose answering passages are known.
 
-MiniLM reads "Why did London and Paris shy away from teaming up with Moscow?" as far
-from the paragraph on British and French policy towards the USSR, and "which events
-does it cover?" after a question on the trilogy as near its author's remarks on his
-career. Questions people ask of a text differ from the text's own sentences in ways a
+MiniLM reads "What is the name of the third book?" as nearest the author's remark that
+his trilogy is "the capstone of my work", not the paragraph on Volume 3; and questions
+that name the powers by their capitals ("London", "the Kremlin") as far from paragraphs
+that say "Britain" and "the USSR". Questions people ask of a text differ from the text's own sentences in ways a
 linear map learns from a few hundred examples: the adapter moves a question's vector
 towards the passages that answer questions like it, and is held close to the identity
 so that what the questions never touch keeps its meaning (a sentence from elsewhere moves
@@ -17,6 +17,8 @@ closer to its answer than a new one will.
 
 from __future__ import annotations
 
+import os
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,13 +29,15 @@ STRENGTH = 0.01  # pull towards the identity; 0.003 to 0.03 score alike held out
 TEMPERATURE = 20.0  # sharpens cosines into a softmax over passages, as in contrastive training
 STEPS = 200
 LEARNING_RATE = 1e-3
+MAX_CONDITION = 1e3  # the shipped map's is about 6; a near-singular one would merge distinct questions
+REFIT = "python -m rag.calibrate tests/data/fresh*.jsonl --write"
 
 
 class AdapterError(Exception):
     """The adapter file is missing, unreadable, or fitted for another model."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class QueryAdapter:
     """question vector q -> unit(matrix @ q), for the encoder `model` (its name, as the index manifest gives it)."""
 
@@ -45,28 +49,39 @@ class QueryAdapter:
         return int(self.matrix.shape[0])
 
     def apply(self, vectors: np.ndarray) -> np.ndarray:
-        """Rows of unit vectors, mapped and made unit length again (inner product stays cosine)."""
+        """Rows of unit vectors, shape (n, dim), mapped and made unit length again (inner product stays cosine)."""
         mapped = vectors @ self.matrix.T
         norms = np.linalg.norm(mapped, axis=1, keepdims=True)
         return np.ascontiguousarray(mapped / np.where(norms > 0, norms, 1.0), dtype=np.float32)
 
     def save(self, path: Path = ADAPTER_FILE) -> None:
-        with path.open("wb") as handle:
-            np.savez(handle, matrix=self.matrix.astype(np.float32), model=np.array(self.model))
+        """Written whole or not at all: a reader never sees half a file."""
+        partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+        try:
+            with partial.open("wb") as handle:
+                np.savez(handle, matrix=self.matrix.astype(np.float32), model=np.array(self.model))
+            os.replace(partial, path)
+        finally:
+            partial.unlink(missing_ok=True)
 
 
 def load_adapter(path: Path = ADAPTER_FILE) -> QueryAdapter:
     """The adapter saved at `path`; AdapterError saying what is wrong with the file otherwise."""
-    if not path.exists():
-        raise AdapterError(f"no query adapter at {path}: run python -m rag.calibrate --write")
+    if not path.is_file():
+        raise AdapterError(f"no query adapter at {path}: run {REFIT}")
+    if not zipfile.is_zipfile(path):
+        raise AdapterError(f"the query adapter {path} is not a .npz archive: run {REFIT}")
     try:
         with np.load(path, allow_pickle=False) as saved:
-            matrix, model = np.asarray(saved["matrix"], dtype=np.float32), str(saved["model"])
-    except Exception as error:  # a truncated or foreign file: zipfile, numpy and key errors alike
+            matrix, model = saved["matrix"], saved["model"]
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:  # truncated, or not ours
         raise AdapterError(f"the query adapter {path} is unreadable ({type(error).__name__}: {error})") from None
-    if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1] or not np.isfinite(matrix).all():
-        raise AdapterError(f"the query adapter {path} holds no square matrix of finite numbers")
-    return QueryAdapter(matrix, model)
+    if model.ndim != 0 or model.dtype.kind != "U":
+        raise AdapterError(f"the query adapter {path} does not name its model")
+    if (matrix.dtype.kind != "f" or matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]
+            or not np.isfinite(matrix).all() or np.linalg.cond(matrix) > MAX_CONDITION):
+        raise AdapterError(f"the query adapter {path} holds no usable square matrix of real numbers")
+    return QueryAdapter(matrix.astype(np.float32), str(model))
 
 
 def adapter_for(model: str, dim: int, path: Path = ADAPTER_FILE) -> QueryAdapter:

@@ -1,32 +1,33 @@
-"""Fit the `full` retriever's ranker, abstainer and highlight weight, and say how well they generalise.
+"""Fit the query adapter and the `full` retriever's ranker, abstainer and highlight weight, and say how well
+they generalise.
 
     python -m rag.calibrate QUESTIONS.jsonl [MORE.jsonl ...] [--folds 5] [--write] [--ablation] [--tradeoff]
 
 Question files use the evaluation format (`expected: []` marks a question the
 corpus does not answer). Every figure is printed three times: fitted on all
-questions (in-sample); on held-out folds (each question scored by models fitted
-without it); and, given several files, by file (each question scored by models
-fitted on the other files only: the closest thing here to questions written by
-someone else, since a writer's questions resemble each other). A large gap means
-the models learned the questions rather than the task.
-`--write` saves the all-question fit to rag/model.json.
+questions (in-sample, flattering: the adapter has seen each question); on held-out
+folds (each question scored by a fit without it); and, given several files, by file
+(each question scored by a fit on the other files only: the closest thing here to
+questions written by someone else, since a writer's questions resemble each other).
+A large gap means the fit learned the questions rather than the task.
+`--write` saves the all-question fit to rag/model.json and rag/query_adapter.npz.
 
 The abstainer is a plain (unweighted) logistic regression, so its probability, and
 the `confidence` a Result reports, is calibrated to the mix of the question sets
-it was fitted on (a little over two answerable questions to one unanswerable).
+it was fitted on (our own sets: about 1.8 answerable questions to one unanswerable).
 """
 
 from __future__ import annotations
 
 import argparse
-import copy
 import json
+import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
-from . import answer_type, ranking
+from . import answer_type, config, ranking
 from . import evaluate as questions
 from .adapter import ADAPTER_FILE, QueryAdapter, fit_adapter
 from .followup import standalone_query
@@ -41,9 +42,9 @@ HIGHLIGHT_WEIGHTS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5)
 INNER_FOLDS = 5  # the ranker and abstainer learn from questions measured through adapters that did not see them
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Labelled:
-    """A question of a set (as `rag eval` reads it) and the passages that answer it."""
+    """A question of a set (as `rag eval` reads it) and the passages that answer it; equal only to itself."""
 
     question: questions.Item
     relevant: np.ndarray  # bool per passage: it holds an expected substring
@@ -86,6 +87,8 @@ class Setup:
 
 @dataclass(frozen=True)
 class Fit:
+    """What `--write` saves: the query adapter (None when the setup has none) and the models."""
+
     adapter: QueryAdapter | None
     models: Models
 
@@ -108,11 +111,11 @@ class Calibration:
 
     def __init__(self, engine):
         self.engine = engine
-        self.retrieval: Retrieval = copy.copy(engine.retrieval).with_adapter(None)
-        self.retrieval.encoder = RememberingEncoder(engine.retrieval.encoder)
+        self.retrieval: Retrieval = engine.retrieval.with_adapter(None)  # a copy: its encoder is swapped next
+        self.retrieval.encoder = RememberingEncoder(engine.retrieval.encoder)  # Retrieval only calls encode_query
         self.mask = engine.retrieval.answerable
         self.units = engine.retrieval.vectors.vectors()
-        self._adapters: dict[tuple, QueryAdapter] = {}
+        self._adapters: dict[tuple, QueryAdapter | None] = {}
 
     def read(self, path: Path) -> list[Labelled]:
         """Every question of a file with what answers it; a file with an unusable line is an error."""
@@ -120,7 +123,8 @@ class Calibration:
         if skipped:
             raise SystemExit(f"{path}: {skipped[0]}")
         judge = questions.Judge(self.engine.passages)
-        return [Labelled(q, np.array([p.id in judge.relevant(q) for p in self.engine.passages])) for q in read]
+        ids = [p.id for p in self.engine.passages]
+        return [Labelled(q, np.isin(ids, list(judge.relevant(q)))) for q in read]
 
     def measured(self, labelled: list[Labelled], adapter: QueryAdapter | None, setup: Setup) -> list[Item]:
         retrieval = self.retrieval.with_adapter(adapter)
@@ -137,9 +141,9 @@ class Calibration:
 
     def adapter(self, labelled: list[Labelled], setup: Setup) -> QueryAdapter | None:
         """The adapter fitted on these questions (remembered: splits and ablations ask again)."""
-        if not setup.adapter:
+        if not setup.adapter or not labelled:
             return None
-        key = (setup.history, tuple(sorted(id(one) for one in labelled)))
+        key = (setup.history, frozenset(labelled))
         if key not in self._adapters:
             vectors = np.concatenate([self.retrieval.encoded(standalone_query(
                 one.question.question, one.question.history if setup.history else ())) for one in labelled])
@@ -179,6 +183,7 @@ class Calibration:
 
     def scored(self, train: list[Labelled], test: list[Labelled], setup: Setup = Setup(),
                max_wrong: float = MAX_WRONG_ABSTAIN) -> list[tuple[Item, Models]]:
+        """The `test` questions, measured through a fit on `train` and paired with its models."""
         fitted = self.fit(train, setup, max_wrong)
         return [(item, fitted.models) for item in self.measured(test, fitted.adapter, setup)]
 
@@ -273,8 +278,8 @@ def measure(pairs: list[tuple[Item, Models]], engine) -> dict[str, float]:
 
 def among(pairs: list[tuple[Item, Models]], subset: list[Labelled]) -> list[tuple[Item, Models]]:
     """The pairs whose question is one of `subset`."""
-    wanted = {id(one) for one in subset}
-    return [(item, models) for item, models in pairs if id(item.labelled) in wanted]
+    wanted = set(subset)
+    return [(item, models) for item, models in pairs if item.labelled in wanted]
 
 
 # Pieces whose worth the ablation measures: each is taken away, the models refitted, the rest kept.
@@ -318,7 +323,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--seeds", type=int, default=3, help="repeat the fold split this many times")
     parser.add_argument("--write", action="store_true",
-                        help=f"save the fit to {ranking.MODEL_FILE} and {ADAPTER_FILE}")
+                        help=f"save the fit to {ranking.MODEL_FILE} and the adapter to {ADAPTER_FILE} "
+                             "(or RAG_QUERY_ADAPTER)")
     parser.add_argument("--ablation", action="store_true", help="also refit without each signal group")
     parser.add_argument("--tradeoff", action="store_true",
                         help="also show abstention when more wrong refusals are allowed")
@@ -326,7 +332,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import rag
 
-    calibration = Calibration(rag.load())
+    calibration = Calibration(rag.load(use_adapter=False))  # it fits its own
     engine = calibration.engine
     names = [path.name for path in args.files]  # a file's name labels it, or its path when two share a name
     sets = {path.name if names.count(path.name) == 1 else str(path): calibration.read(path) for path in args.files}
@@ -357,13 +363,16 @@ def main(argv: list[str] | None = None) -> int:
           f"threshold {models.abstainer.threshold:.3f}, unsure from {models.unsure_threshold:.3f}; "
           f"highlight lexical weight {models.highlight_lexical_weight}")
     if args.write:
-        ranking.MODEL_FILE.write_text(json.dumps({"ranker": models.ranker.to_dict(),
-                                                  "abstainer": {**models.abstainer.to_dict(),
-                                                                "unsure_threshold": round(models.unsure_threshold, 6)},
-                                                  "highlight_lexical_weight": models.highlight_lexical_weight},
-                                                 indent=2) + "\n", encoding="utf-8")
-        fitted.adapter.save(ADAPTER_FILE)
-        print(f"wrote {ranking.MODEL_FILE} and {ADAPTER_FILE}")
+        adapter_path = config.adapter_file() or ADAPTER_FILE
+        fitted.adapter.save(adapter_path)
+        partial = ranking.MODEL_FILE.with_suffix(".partial")
+        partial.write_text(json.dumps({"ranker": models.ranker.to_dict(),
+                                       "abstainer": {**models.abstainer.to_dict(),
+                                                     "unsure_threshold": round(models.unsure_threshold, 6)},
+                                       "highlight_lexical_weight": models.highlight_lexical_weight},
+                                      indent=2) + "\n", encoding="utf-8")
+        os.replace(partial, ranking.MODEL_FILE)
+        print(f"wrote {ranking.MODEL_FILE} and {adapter_path}")
     return 0
 
 

@@ -20,10 +20,12 @@ def index_dir() -> Path:
     return Path(os.environ.get("RAG_INDEX_DIR", REPO_ROOT / ".cache" / "index"))
 
 
-def adapter_file() -> Path:
+def adapter_file() -> Path | None:
+    """None when RAG_QUERY_ADAPTER is "none" (or empty): questions are then searched as encoded."""
     from .adapter import ADAPTER_FILE
 
-    return Path(os.environ.get("RAG_QUERY_ADAPTER", ADAPTER_FILE))
+    setting = os.environ.get("RAG_QUERY_ADAPTER", str(ADAPTER_FILE))
+    return None if setting.strip().lower() in ("", "none") else Path(setting)
 
 
 def model_name() -> str:

@@ -32,12 +32,13 @@ def _stderr(message: str) -> None:
 
 
 def load(corpus_dir: Path | str | None = None, *, index_dir: Path | str | None = None, model: str | None = None,
-         adapter_file: Path | str | None = None, rebuild: bool = False,
+         adapter_file: Path | str | None = None, use_adapter: bool = True, rebuild: bool = False,
          notice: Callable[[str], None] = _stderr) -> Engine:
     """An Engine over `corpus_dir` (default: the repo's corpus/), building its index when needed.
 
     Questions go through the query adapter (`adapter_file`, default rag/query_adapter.npz) when it was
     fitted for this encoder; otherwise a notice says why not, and questions are searched as encoded.
+    `use_adapter=False` (or RAG_QUERY_ADAPTER=none) searches them as encoded without a word.
     """
     corpus = read_corpus(Path(corpus_dir) if corpus_dir else config.corpus_dir())
     for message in corpus.skipped:
@@ -48,12 +49,13 @@ def load(corpus_dir: Path | str | None = None, *, index_dir: Path | str | None =
     store = IndexStore(Path(index_dir) if index_dir else config.index_dir(), notice=notice)
     vectors = store.load_or_build(encoder=encoder, corpus_hash=corpus.content_hash, texts=[u.text for u in units],
                                   passages=len(passages), rebuild=rebuild)
-    try:
-        adapter = adapter_for(vectors.manifest.model, vectors.manifest.dim,
-                              Path(adapter_file) if adapter_file else config.adapter_file())
-    except AdapterError as error:
-        notice(f"{error}; questions are searched as encoded")
-        adapter = None
+    adapter = None
+    path = Path(adapter_file) if adapter_file else config.adapter_file()
+    if use_adapter and path is not None:
+        try:
+            adapter = adapter_for(vectors.manifest.model, vectors.manifest.dim, path)
+        except AdapterError as error:
+            notice(f"{error}; questions are searched without it, so answers and their confidence are less reliable")
     return Engine(corpus, Retrieval(passages, units, vectors, encoder, adapter))
 
 

@@ -1,7 +1,8 @@
 """Answer quality a user notices, on questions of our own (tests/data/fresh*.jsonl), not dev's.
 
-The models are calibrated on these questions too, so the floors here guard against
-regressions; the held-out figures come from `python -m rag.calibrate`.
+The models and the query adapter are fitted on these questions, so the floors here guard
+against regressions, not generalisation: the held-out figures come from `python -m rag.calibrate`,
+and dev's (never fitted on) from `rag eval`.
 """
 
 from __future__ import annotations
