@@ -193,14 +193,20 @@ class Retrieval:
         return self.encoder.encode_query(self.dense_query(query))
 
     def _dense(self, query: str) -> tuple[dict[str, np.ndarray], np.ndarray]:
-        vector = self.encoded(query)
-        if self.adapter is not None:
-            vector = self.adapter.apply(vector)
+        """Per kind, each passage's best unit cosine; and each sentence's cosine, which chooses highlights.
+
+        With an adapter, passages are found through the adapted question, and a sentence scores the mean
+        of its cosines with the adapted and the encoded question: the adapter was fitted to find the
+        passage, not the sentence of it that answers (span@1 by file 0.702 with the mean, 0.697 adapted
+        alone, 0.685 encoded alone).
+        """
+        encoded = self.encoded(query)
+        queries = encoded if self.adapter is None else np.vstack([self.adapter.apply(encoded), encoded])
         count = self.vectors.manifest.count
-        cosines, rows = self.vectors.search(vector, count if count <= SEARCH_ALL_BELOW else DENSE_DEPTH)
-        valid = rows[0] >= 0
-        cosines, rows = cosines[0][valid], rows[0][valid]
-        floor = float(cosines.min()) if cosines.size else 0.0
+        found = self.vectors.search(queries, count if count <= SEARCH_ALL_BELOW else DENSE_DEPTH)
+        per_query = [(cosines[rows >= 0], rows[rows >= 0]) for cosines, rows in zip(*found)]
+        floor = min((float(cosines.min()) for cosines, _ in per_query if cosines.size), default=0.0)
+        cosines, rows = per_query[0]
         best = {}
         for number, kind in enumerate(UNIT_KINDS):
             of_kind = self.unit_kind[rows] == number
@@ -209,7 +215,10 @@ class Retrieval:
         # A passage without context or of one sentence has no such unit: its whole stands in.
         for kind in ("passage+context", "sentence", "window"):
             best[kind] = np.maximum(best[kind], best["passage"])
-        sentences = np.full(len(self.sentence_owner), floor, dtype=np.float32)
-        is_sentence = self.unit_sentence[rows] >= 0
-        sentences[self.unit_sentence[rows[is_sentence]]] = cosines[is_sentence]
+        sentences = np.zeros(len(self.sentence_owner), dtype=np.float32)
+        for cosines, rows in per_query:
+            by_sentence = np.full(len(self.sentence_owner), floor, dtype=np.float32)
+            is_sentence = self.unit_sentence[rows] >= 0
+            by_sentence[self.unit_sentence[rows[is_sentence]]] = cosines[is_sentence]
+            sentences += by_sentence / len(per_query)
         return best, sentences
