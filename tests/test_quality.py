@@ -84,6 +84,18 @@ def test_the_verdict_follows_the_two_thresholds(engine, tmp_path):
     assert verdict(threshold=0.7) == (False, False)
 
 
+def test_the_plain_questions_a_reader_asks_first_are_answered(engine):
+    """The page's own examples and the plainest questions about the interview. Aggregate figures can
+    improve while these fail: a question-style model that refused more unanswerable questions by
+    file (0.561 against 0.488) refused "Who was Litvinov?" and "Where does Carley teach?"."""
+    from ui.app import EXAMPLES
+
+    plain = ["Where does Carley teach?", "Who is Michael Jabara Carley?", "What books has Carley written?",
+             "What is collective security?", "What was the Rapallo policy?", "What is NKID?"]
+    refused = [q for q in (*EXAMPLES, *plain) if engine.ask(q).abstained]
+    assert not refused
+
+
 @pytest.mark.parametrize("question", ["What is the capital of Australia?", "What's a good recipe for borscht?"])
 def test_off_topic_questions_abstain_but_still_offer_the_closest(engine, question):
     result = engine.ask(question)
