@@ -127,6 +127,7 @@ class Calibration:
         return [Labelled(q, np.isin(ids, list(judge.relevant(q)))) for q in read]
 
     def measured(self, labelled: list[Labelled], adapter: QueryAdapter | None, setup: Setup) -> list[Item]:
+        """The questions measured through `adapter` (None: as encoded), without what `setup` takes away."""
         retrieval = self.retrieval.with_adapter(adapter)
         columns = [PASSAGE_FEATURES.index(name) for name in setup.zeroed]
         items = []
