@@ -21,7 +21,8 @@ REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO / "corpus"
 SOURCE = CORPUS / "carley-interview-2022.txt"
 ARTIFACTS = REPO / "test-artifacts"  # screenshots and the like, git-ignored
-QUESTIONS = REPO / "tests" / "data"  # our own question sets, fresh*.jsonl, in the evaluation format
+QUESTIONS = REPO / "tests" / "data"  # our own question sets in the evaluation format: fresh*.jsonl (fitted
+# on) and heldout*.jsonl (never fitted on)
 SERVER_START_SECONDS = 240  # model load on a busy 2-core machine; a healthy start takes well under a minute
 
 
@@ -132,8 +133,8 @@ def client(server):
     return Client(server, verbose=False)
 
 
-def our_questions() -> list:
-    """Every question of our own sets (tests/data/fresh*.jsonl), as `rag eval` reads them."""
+def our_questions(pattern: str = "fresh*.jsonl") -> list:
+    """Every question of our own sets (by default those the models are fitted on), as `rag eval` reads them."""
     from rag.evaluate import read_items
 
-    return [item for path in sorted(QUESTIONS.glob("fresh*.jsonl")) for item in read_items(path)[0]]
+    return [item for path in sorted(QUESTIONS.glob(pattern)) for item in read_items(path)[0]]
