@@ -37,7 +37,12 @@ ASKS = (
     ((DATE,), re.compile(OPENING + r"when\b|\b(?:who|what|where|why|how|and)\s+when\b|"
                          r"\b(?:what|which) (?:year|date|month|day|decade)\b")),
 )
-QUESTION_WORD = re.compile(r"\b(?:who|whom|whose|what|when|where|which|why|how)\b")
+QUESTION_WORDS = r"(?:who|whom|whose|what|when|where|which|why|how)"
+QUESTION_WORD = re.compile(rf"\b{QUESTION_WORDS}\b")
+AUXILIARY = r"(?:did|do|does|was|were|is|are|has|had|have|will|would|could|can|should|might|must|shall)"
+# "When Moscow sounded the alarm, how did the west read it?" asks how, not when: a "when" followed by
+# its own subject (not "when did...") and then, after a comma, the question proper.
+SUBORDINATE_WHEN = re.compile(OPENING + rf"when\s+(?!{AUXILIARY}\b)[^,]*,\s*(?=(?:{QUESTION_WORDS}|{AUXILIARY})\b)")
 
 
 @dataclass(frozen=True)
@@ -72,8 +77,9 @@ def asked_for(question: str) -> tuple[str, ...]:
     asking = [c for c in clauses if QUESTION_WORD.search(c)] or clauses
     if not asking:
         return ()
+    clause = SUBORDINATE_WHEN.sub("", asking[-1], count=1)
     for kinds, pattern in ASKS:
-        if pattern.search(asking[-1]):
+        if pattern.search(clause):
             return kinds
     return ()
 

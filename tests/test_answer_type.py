@@ -24,6 +24,10 @@ from rag.answer_type import DATE, NUMBER
     ("How long did the talks last?", (NUMBER, DATE)),
     ("How much did Chamberlain trust Stalin?", ()),  # a degree, not an amount
     ("Why did Paris hesitate, even when war was near?", ()),  # this "when" does not ask
+    ("When Moscow sounded the alarm, how did the west read it?", ()),  # nor this one: "how" asks
+    ("And when Hitler took power, what did Moscow do?", ()),
+    ("When Hitler took power, when did Moscow change course?", (DATE,)),
+    ("When did Stalin die, and why?", (DATE,)),  # "when did": this "when" asks
     ("When did the Soviets change course? and who led that?", ()),  # the last asking clause decides
     ("Who was Litvinov?", ()),
     ("", ()),
