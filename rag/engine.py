@@ -14,12 +14,14 @@ from embeddings import Encoder, IndexStore
 from . import config, ranking
 from .adapter import AdapterError, adapter_for
 from .corpus import Corpus, read_corpus
+from .followup import refers_to_nothing
 from .ranking import RETRIEVERS
 from .records import Answer, Passage, Result
 from .retrieval import Retrieval, build_units
 
 NOT_ANSWERED = "The interview does not answer this question."
 UNSURE = "The interview may not answer this question; here is what comes closest."
+NOTHING_BEFORE = "This question points back to something said before, and nothing was asked before it: ask it in full."
 CLOSEST = "Closest passages (not an answer)"  # heads the passages shown with an abstention
 
 
@@ -84,7 +86,10 @@ class Engine:
         answers = [Answer(text=self.passages[i].text, score=float(scores[i]),
                           highlights=ranking.highlight(self.passages[i], i, signals), citation=self.passages[i].citation,
                           passage_id=self.passages[i].id) for i in ranked]
-        reason = NOT_ANSWERED if abstained or not answers else UNSURE if unsure else ""
+        lost = retriever == "full" and refers_to_nothing(question, history)  # "what about him?", first in a chat
+        if lost:
+            abstained, unsure = True, False
+        reason = NOTHING_BEFORE if lost else NOT_ANSWERED if abstained or not answers else UNSURE if unsure else ""
         return Result(question=question, abstained=abstained or not answers, answers=answers, query=signals.query,
                       reason=reason, unsure=unsure, confidence=confidence)
 

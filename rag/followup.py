@@ -16,8 +16,12 @@ REFERRING = {"he", "him", "his", "she", "her", "hers", "it", "its", "they", "the
              "one", "ones", "else", "other", "another"}
 LEADING = {"and", "but", "so", "also", "then", "what about", "how about", "why", "why not", "how come",
            "when", "where", "really", "which"}
+# Whole questions that ask to go on with what was said before.
+CONTINUING = re.compile(r"^(?:please\s+)?(?:tell me more|say more|go on|more|continue|keep going|elaborate|"
+                        r"explain(?: that| more| further)?|what else)\b")
 WORD = re.compile(r"[a-z']+")
 STANDALONE_WORDS = 6  # a question this long with no referring word stands alone
+MAX_EARLIER = 3  # a chain of follow-ups is searched with at most this many earlier questions
 
 
 def needs_context(question: str) -> bool:
@@ -31,11 +35,15 @@ def needs_context(question: str) -> bool:
     first_two = " ".join(words[:2])
     if words[0] in {"and", "but", "so", "also"} or first_two in LEADING:
         return True
+    if CONTINUING.match(" ".join(words)) and len(words) < STANDALONE_WORDS:
+        return True
     return len(words) < 3 or (len(words) < STANDALONE_WORDS and words[0] in LEADING)
 
 
 def standalone_query(question: str, history: Sequence[str]) -> str:
-    """The text to search for: the question, followed by the last earlier question when it needs one.
+    """The text to search for: the question, followed by the last earlier question when it needs one,
+    and by the ones before that while they lean on earlier ones too ("what book did they quote?"
+    after "did he warn the west?" after "Who was Litvinov?").
 
     The question comes first: what must be answered leads, and the earlier question
     supplies what "that" or "it" means. Measured on our follow-ups, the passage is
@@ -44,4 +52,21 @@ def standalone_query(question: str, history: Sequence[str]) -> str:
     earlier = [h.strip() for h in history if isinstance(h, str) and h.strip()]
     if not earlier or not needs_context(question):
         return question.strip()
-    return f"{question.strip()} {earlier[-1]}"
+    parts = [question.strip()]
+    for before in reversed(earlier[-MAX_EARLIER:]):
+        parts.append(before)
+        if not needs_context(before):
+            break
+    return " ".join(parts)
+
+
+def refers_to_nothing(question: str, history: Sequence[str]) -> bool:
+    """True for a question made only of words that point back ("what about him?", "why?", "tell me more")
+    when nothing was asked before it: there is nothing to search for."""
+    from bm25s.stopwords import STOPWORDS_EN_PLUS
+
+    if any(isinstance(h, str) and h.strip() for h in history) or not needs_context(question):
+        return False
+    rest = CONTINUING.sub("", " ".join(WORD.findall(question.lower())), count=1)
+    pointing = REFERRING | set(STOPWORDS_EN_PLUS) | {w for phrase in LEADING for w in phrase.split()} | {"please"}
+    return all(w in pointing for w in rest.split())

@@ -127,6 +127,22 @@ def test_a_follow_up_is_read_with_the_earlier_question(engine):
     assert "Poland" in followed.query and alone.query == "when did that happen?"
 
 
+def test_a_chain_of_follow_ups_keeps_what_it_is_about(engine):
+    """Each follow-up leans on the one before: the search goes back to the question that stands alone."""
+    result = engine.ask("what book did they quote?", history=["Who was Litvinov?", "did he warn the west?"])
+    assert result.query == "what book did they quote? did he warn the west? Who was Litvinov?"
+    assert not result.abstained and any("Mein Kampf" in a.text for a in result.answers)
+
+
+@pytest.mark.parametrize("question", ["what about him?", "why?", "tell me more"])
+def test_a_question_pointing_back_to_nothing_asks_for_the_whole_question(engine, question):
+    from rag.engine import NOTHING_BEFORE
+
+    first = engine.ask(question)
+    assert first.abstained and first.reason == NOTHING_BEFORE and first.answers  # the closest are still offered
+    assert engine.ask(question, history=["Who was Litvinov?"]).reason != NOTHING_BEFORE
+
+
 def test_a_standalone_question_ignores_unrelated_history(engine):
     result = engine.ask("How many divisions could the Red Army mobilise at once?", history=["Who made the poster?"])
     assert result.query == "How many divisions could the Red Army mobilise at once?"
