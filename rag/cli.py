@@ -24,19 +24,24 @@ class Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def positive_k(text: str) -> int:
-    from .config import MAX_K
+def whole_number(low: int, high: int):
+    """An argparse type: a whole number from `low` to `high`, or a one-line usage error saying why not."""
 
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number, not {text!r}") from None
-    if not 1 <= value <= MAX_K:
-        raise argparse.ArgumentTypeError(f"must be from 1 to {MAX_K}, not {value}")
-    return value
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a whole number, not {text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be from {low} to {high}, not {value}")
+        return value
+
+    return parse
 
 
 def build_parser() -> Parser:
+    from .config import MAX_K
+
     parser = Parser(prog="rag", description="Answer questions with the interview's own words, cited.")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
 
@@ -45,7 +50,7 @@ def build_parser() -> Parser:
 
     ask = commands.add_parser("ask", help="answer a question (or JSON lines on stdin with --jsonl)")
     ask.add_argument("question", nargs="?", help="the question, in quotes")
-    ask.add_argument("--k", type=positive_k, default=3, help="passages to show (default 3)")
+    ask.add_argument("--k", type=whole_number(1, MAX_K), default=3, help="passages to show (default 3)")
     ask.add_argument("--json", action="store_true", help="print the Result JSON")
     ask.add_argument("--jsonl", action="store_true",
                      help='read {"question", "history", "k", "id"} objects, one a line, on stdin; write one Result a line')
@@ -54,7 +59,7 @@ def build_parser() -> Parser:
 
     serve = commands.add_parser("serve", help="serve the chat page and its API")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1, loopback only)")
-    serve.add_argument("--port", type=int, default=7860, help="port (default 7860)")
+    serve.add_argument("--port", type=whole_number(1, 65535), default=7860, help="port (default 7860)")
 
     evaluate = commands.add_parser("eval", help="score retrievers on a question set, side by side")
     evaluate.add_argument("file", metavar="FILE.jsonl",
@@ -131,7 +136,7 @@ def cmd_ask(args, parser) -> int:
     if args.json:
         write_json(result.to_dict())
     else:
-        print(format_result(result))
+        print(format_result(result, bold=sys.stdout.isatty()))
     return 0
 
 
@@ -215,8 +220,9 @@ def parse_request(raw: bytes | None) -> dict:
     return request
 
 
-def format_result(result) -> str:
-    """The Result for a terminal: each passage wrapped, with its citation."""
+def format_result(result, bold: bool = False) -> str:
+    """The Result for a terminal: each passage wrapped, with its citation, and (`bold`, on a terminal)
+    its answering sentences in bold. Lines break only at spaces, so a copied passage stays verbatim."""
     from .engine import CLOSEST, NOT_ANSWERED, UNSURE
 
     width = min(shutil.get_terminal_size((88, 20)).columns, 100)
@@ -230,9 +236,28 @@ def format_result(result) -> str:
         lines += [result.reason or UNSURE, ""]
     for number, answer in enumerate(result.answers, start=1):
         lines.append(f"[{number}] {answer.citation.label}")
-        lines.extend(textwrap.wrap(answer.text, width=width, initial_indent="    ", subsequent_indent="    "))
+        lines.extend(wrapped(answer.text, answer.highlights if bold else [], width))
         lines.append("")
     return "\n".join(lines).rstrip()
+
+
+BOLD, PLAIN = "\x1b[1m", "\x1b[0m"
+
+
+def wrapped(text: str, highlights, width: int) -> list[str]:
+    """`text` in indented lines of at most `width` columns, breaking only at single spaces; the
+    character ranges in `highlights` in bold."""
+    lines = textwrap.wrap(text, width=width - 4, break_on_hyphens=False, break_long_words=False)
+    if " ".join(lines) != text:  # other whitespace than single spaces: offsets would not line up
+        highlights = []
+    out, start = [], 0
+    for line in lines:
+        end = start + len(line)
+        cuts = sorted({start, end, *(max(start, min(end, edge)) for span in highlights for edge in span)})
+        pieces = [(text[a:b], any(s <= a and b <= e for s, e in highlights)) for a, b in zip(cuts, cuts[1:])]
+        out.append("    " + "".join(f"{BOLD}{piece}{PLAIN}" if marked else piece for piece, marked in pieces))
+        start = end + 1
+    return out
 
 
 def cmd_serve(args, parser) -> int:

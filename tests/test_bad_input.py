@@ -68,6 +68,8 @@ def test_any_language_or_symbol_is_answered_or_abstained(engine, question):
     (["ask", "--k", "abc", "hi"], 2, "rag ask: error: argument --k: must be a whole number, not 'abc'"),
     (["ask", "--k", "2.5", "hi"], 2, "rag ask: error: argument --k: must be a whole number, not '2.5'"),
     (["ask", "--k"], 2, "rag ask: error: argument --k: expected one argument"),
+    (["serve", "--port", "99999"], 2, "rag serve: error: argument --port: must be from 1 to 65535, not 99999"),
+    (["serve", "--port", "abc"], 2, "rag serve: error: argument --port: must be a whole number, not 'abc'"),
     (["ask", "--bogus", "hi"], 2, "rag ask: error: unrecognized arguments: --bogus"),
     (["--bogus"], 2, "rag: error: unrecognized arguments: --bogus"),
     (["ask", "--jsonl", "a question too"], 2, "rag: error: --jsonl reads questions from stdin"),

@@ -70,3 +70,18 @@ def test_an_answer_that_may_miss_is_printed_under_its_warning(engine):
     for reason in (UNSURE, ""):  # the warning is printed even when a Result was built without its sentence
         unsure = dataclasses.replace(sure, unsure=True, reason=reason)
         assert format_result(unsure) == f"{UNSURE}\n\n{format_result(sure)}"
+
+
+def test_printed_passages_break_only_at_spaces_and_mark_the_answer_in_bold_on_a_terminal(engine):
+    """"build-up" must not print as "build-" and "up" on two lines: a copied passage stays verbatim."""
+    from rag.cli import BOLD, PLAIN, format_result, wrapped
+
+    for passage in engine.passages:
+        assert " ".join(line[4:] for line in wrapped(passage.text, [], 30)) == passage.text
+    result = engine.ask("How many divisions could the Red Army mobilise at once?")
+    top = result.answers[0]
+    answer = " ".join(top.text[start:end] for start, end in top.highlights)
+    printed = format_result(result, bold=True)
+    marked = " ".join(part.split(PLAIN)[0] for part in printed.split(BOLD)[1:])
+    assert "100 divisions" in answer and "100 divisions" in " ".join(marked.split())
+    assert BOLD not in format_result(result)  # piped output stays plain text
