@@ -260,6 +260,19 @@ def test_an_answer_that_may_miss_is_shown_under_its_warning(open_page, engine):
     assert best.locator("mark").count() >= 1  # still the closest passage, its best sentence marked
 
 
+@pytest.mark.parametrize(("width", "height"), [(1366, 900), (1920, 1080)])
+def test_a_fresh_page_fits_a_desktop_window_centred_and_unscrolled(open_page, width, height):
+    """The interview beside the chat once made the page a little taller than the window, and the
+    conversation's autoscroll then hid the title."""
+    page = open_page(width, height)
+    expect(page.locator("#intro h1")).to_be_in_viewport()
+    page.wait_for_timeout(1500)  # the conversation's first render, which used to scroll the page
+    assert page.evaluate("window.scrollY") == 0
+    assert page.evaluate("document.documentElement.scrollHeight") <= height
+    box = page.locator(".gradio-container").bounding_box()
+    assert abs(box["x"] - (width - box["x"] - box["width"])) <= 20  # as much room left as right
+
+
 def test_phone_width_stacks_without_sideways_scrolling(open_page, engine):
     page = open_page(390, 844)
     ask(page, "Who was Litvinov?", 1)

@@ -32,7 +32,7 @@ element.addEventListener('click', (event) => {
 CSS = """
 /* Gradio hides the container's overflow, which makes it a scroll box that never scrolls and pins
    the sticky source panel to it; clip looks the same without being one. */
-.gradio-container { max-width: 1280px !important; overflow: clip !important; }
+.gradio-container { max-width: 1280px !important; margin-inline: auto !important; overflow: clip !important; }
 #intro h1 { font-size: 1.5rem; margin: 0 0 .25rem; }
 #intro p { margin: 0; color: var(--body-text-color-subdued); }
 #conversation .conversation { display: flex; flex-direction: column; gap: 1.25rem; }
@@ -63,7 +63,8 @@ CSS = """
   background: var(--background-fill-secondary); border-radius: 0 .5rem .5rem 0;
 }
 #source-panel {
-  max-height: calc(100vh - 2rem); overflow-y: auto; position: sticky; top: 1rem; padding: 0 1rem 1rem;
+  /* 100vh less the page's margins and footer: a fresh page fits the window, so nothing scrolls it. */
+  max-height: calc(100vh - 5rem); overflow-y: auto; position: sticky; top: 1rem; padding: 0 1rem 1rem;
   border: 1px solid var(--border-color-primary); border-radius: var(--radius-lg);
   background: var(--background-fill-primary);
 }
