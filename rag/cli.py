@@ -8,6 +8,7 @@ Every failure prints one line on stderr and exits non-zero; never a traceback.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import shutil
 import sys
@@ -254,7 +255,7 @@ def wrapped(text: str, highlights, width: int) -> list[str]:
     for line in lines:
         end = start + len(line)
         cuts = sorted({start, end, *(max(start, min(end, edge)) for span in highlights for edge in span)})
-        pieces = [(text[a:b], any(s <= a and b <= e for s, e in highlights)) for a, b in zip(cuts, cuts[1:])]
+        pieces = [(text[a:b], any(s <= a and b <= e for s, e in highlights)) for a, b in itertools.pairwise(cuts)]
         out.append("    " + "".join(f"{BOLD}{piece}{PLAIN}" if marked else piece for piece, marked in pieces))
         start = end + 1
     return out
