@@ -55,6 +55,12 @@ def open_page(browser, server):
         page.close()
 
 
+def top_in_page(page, selector: str) -> float:
+    """Where an element starts, from the top of the page: unlike a bounding box, not moved by the
+    conversation's autoscroll between two measurements."""
+    return page.evaluate("(s) => document.querySelector(s).getBoundingClientRect().top + window.scrollY", selector)
+
+
 def ask(page, question: str, turn: int) -> None:
     """Type a question, press Enter, and wait for reply number `turn` (1-based)."""
     page.fill("#question textarea", question)
@@ -256,7 +262,8 @@ def test_an_answer_that_may_miss_is_shown_under_its_warning(open_page, engine):
     warning = page.locator("#conversation .reply p.unsure")
     expect(warning).to_have_text(UNSURE)
     best = page.locator("#conversation figure.best")
-    assert warning.bounding_box()["y"] < best.bounding_box()["y"]  # read before the quote
+    # The warning is read before the quote.
+    assert top_in_page(page, "#conversation .reply p.unsure") < top_in_page(page, "#conversation figure.best")
     assert best.locator("mark").count() >= 1  # still the closest passage, its best sentence marked
 
 
@@ -278,9 +285,9 @@ def test_phone_width_stacks_without_sideways_scrolling(open_page, engine):
     ask(page, "Who was Litvinov?", 1)
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     quote = page.locator("#conversation figure.best blockquote").bounding_box()
-    source = page.locator("#source-panel").bounding_box()
     assert quote["x"] >= 0 and quote["x"] + quote["width"] <= 390
-    assert source["y"] > quote["y"]  # the interview sits below the chat, not beside it
+    below = top_in_page(page, "#source-panel") > top_in_page(page, "#conversation figure.best blockquote")
+    assert below  # the interview sits below the chat, not beside it
     page.locator("#conversation figure.best a.cite-link").click()
     target = page.locator(f"#{render.anchor(engine.ask('Who was Litvinov?').answers[0].passage_id)}")
     page.wait_for_function("el => el.classList.contains('marked')", arg=target.element_handle())
