@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from functools import cache
 
 # Words that point back at something said before.
 REFERRING = {"he", "him", "his", "she", "her", "hers", "it", "its", "they", "them", "their", "theirs",
@@ -35,9 +36,8 @@ def needs_context(question: str) -> bool:
     first_two = " ".join(words[:2])
     if words[0] in {"and", "but", "so", "also"} or first_two in LEADING:
         return True
-    if CONTINUING.match(" ".join(words)) and len(words) < STANDALONE_WORDS:
-        return True
-    return len(words) < 3 or (len(words) < STANDALONE_WORDS and words[0] in LEADING)
+    opens = words[0] in LEADING or CONTINUING.match(" ".join(words))
+    return len(words) < 3 or (len(words) < STANDALONE_WORDS and bool(opens))
 
 
 def standalone_query(question: str, history: Sequence[str]) -> str:
@@ -63,10 +63,16 @@ def standalone_query(question: str, history: Sequence[str]) -> str:
 def refers_to_nothing(question: str, history: Sequence[str]) -> bool:
     """True for a question made only of words that point back ("what about him?", "why?", "tell me more")
     when nothing was asked before it: there is nothing to search for."""
-    from bm25s.stopwords import STOPWORDS_EN_PLUS
-
     if any(isinstance(h, str) and h.strip() for h in history) or not needs_context(question):
         return False
     rest = CONTINUING.sub("", " ".join(WORD.findall(question.lower())), count=1)
-    pointing = REFERRING | set(STOPWORDS_EN_PLUS) | {w for phrase in LEADING for w in phrase.split()} | {"please"}
-    return all(w in pointing for w in rest.split())
+    return all(w in _pointing_words() for w in rest.split())
+
+
+@cache
+def _pointing_words() -> frozenset[str]:
+    """Words that carry no subject of their own: referring and leading words, and stopwords."""
+    from bm25s.stopwords import STOPWORDS_EN_PLUS
+
+    return frozenset(REFERRING | set(STOPWORDS_EN_PLUS) | {w for phrase in LEADING for w in phrase.split()}
+                     | {"please"})
