@@ -158,6 +158,25 @@ def test_a_reload_keeps_the_conversation_and_the_unsent_question(open_page, engi
     assert questions_shown(page) == []
 
 
+def test_a_long_conversation_shows_its_last_turns_and_a_reload_shows_the_same(open_page):
+    """The page once kept every turn (a reload showed only the last ones) and re-sent them all with each answer."""
+    from ui.app import SHOWN_TURNS
+
+    page = open_page()
+    asked = [f"What did Carley say about {year}?" for year in range(1919, 1920 + SHOWN_TURNS)]
+    for question in asked:
+        page.fill("#question textarea", question)
+        page.press("#question textarea", "Enter")
+        page.wait_for_function("q => [...document.querySelectorAll('#conversation .asked-by-user')].at(-1)"
+                               "?.innerText === q && document.querySelectorAll('#conversation .reply').length"
+                               " === document.querySelectorAll('#conversation .turn').length", arg=question)
+        expect(page.locator("#question textarea")).to_be_enabled()
+    assert questions_shown(page) == asked[-SHOWN_TURNS:]
+    page.reload(wait_until="domcontentloaded")
+    page.wait_for_function(f"document.querySelectorAll('#conversation .reply').length == {SHOWN_TURNS}")
+    assert questions_shown(page) == asked[-SHOWN_TURNS:]
+
+
 def test_a_refused_question_stays_in_the_box_with_the_reason(open_page):
     page = open_page()
     too_long = "Why? " * 500

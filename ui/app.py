@@ -39,11 +39,13 @@ EXAMPLES = (
 ENGINE_CONCURRENCY = 2
 QUEUE_MAX_SIZE = 64
 ENGINE_GROUP = "engine"
-# After a restart or a reload the browser still holds the conversation's questions but not
-# their rendered replies; the last this many are answered again (the engine is deterministic).
-MAX_REBUILT_TURNS = 20
+# The page shows the conversation's last this many turns, so each answer re-sends a bounded page
+# and the server keeps a bounded conversation. After a restart or a reload the browser still holds
+# the questions but not their rendered replies; these turns are answered again (the engine is
+# deterministic), so a reload shows what was on the page.
+SHOWN_TURNS = 20
 # The page keeps no more questions than it can show again, with those the oldest shown was read with.
-KEPT_QUESTIONS = MAX_REBUILT_TURNS + MAX_HISTORY
+KEPT_QUESTIONS = SHOWN_TURNS + MAX_HISTORY
 # The browser keeps the conversation's questions, and what is typed in the box, under these keys
 # (local storage), so a reload, a lost connection or a server restart loses nothing. Gradio
 # encrypts browser state; the key is fixed so that a restarted server can still read what the
@@ -73,7 +75,7 @@ def chat_reply(engine: Engine, message, history) -> str:
 
 def rebuilt(engine: Engine, asked: list[str]) -> list[Turn]:
     """The conversation's last turns, answered again from its questions, each with the questions before it."""
-    first = max(0, len(asked) - MAX_REBUILT_TURNS)
+    first = max(0, len(asked) - SHOWN_TURNS)
     return [Turn(q, chat_reply(engine, q, asked[:i])) for i, q in enumerate(asked) if i >= first]
 
 
@@ -120,7 +122,7 @@ def build(engine: Engine) -> gr.Blocks:
             html = chat_reply(engine, message, earlier)
             if earlier and not past:  # the server restarted since the page's last question
                 past = rebuilt(engine, earlier)
-            now = [*past, Turn(message, html)]
+            now = [*past, Turn(message, html)][-SHOWN_TURNS:]
             box = "" if typed.strip() == message else gr.skip()  # an example leaves what is being typed
             return render.conversation(now), [*earlier, message][-KEPT_QUESTIONS:], now, box
 
