@@ -87,8 +87,8 @@ class Engine:
                           highlights=ranking.highlight(self.passages[i], i, signals), citation=self.passages[i].citation,
                           passage_id=self.passages[i].id) for i in ranked]
         lost = retriever == "full" and refers_to_nothing(question, history)  # "what about him?", first in a chat
-        if lost:
-            abstained, unsure = True, False
+        if lost:  # nothing was asked, so there is no chance of an answer to estimate
+            abstained, unsure, confidence = True, False, None
         reason = NOTHING_BEFORE if lost else NOT_ANSWERED if abstained or not answers else UNSURE if unsure else ""
         return Result(question=question, abstained=abstained or not answers, answers=answers, query=signals.query,
                       reason=reason, unsure=unsure, confidence=confidence)
