@@ -26,9 +26,13 @@ MAX_EARLIER = 3  # a chain of follow-ups is searched with at most this many earl
 
 
 def needs_context(question: str) -> bool:
-    """True when the question leans on earlier ones to be understood."""
-    text = question.lower().strip()
-    words = WORD.findall(text)
+    """True when the question leans on earlier ones to be understood.
+
+    A short question opening with "when", "why", "tell me more"... leans on the one before only when it
+    names at most one thing of its own: "which year?", "why Poland?", "tell me more about him" do;
+    "When did Stalin die?" and "Where does Carley teach?" stand alone, whatever was asked before.
+    """
+    words = WORD.findall(question.lower())
     if not words:
         return False
     if any(w in REFERRING for w in words):
@@ -37,7 +41,7 @@ def needs_context(question: str) -> bool:
     if words[0] in {"and", "but", "so", "also"} or first_two in LEADING:
         return True
     opens = words[0] in LEADING or CONTINUING.match(" ".join(words))
-    return len(words) < 3 or (len(words) < STANDALONE_WORDS and bool(opens))
+    return len(words) < 3 or (len(words) < STANDALONE_WORDS and bool(opens) and len(_own_words(words)) <= 1)
 
 
 def standalone_query(question: str, history: Sequence[str]) -> str:
@@ -65,8 +69,13 @@ def refers_to_nothing(question: str, history: Sequence[str]) -> bool:
     when nothing was asked before it: there is nothing to search for."""
     if any(isinstance(h, str) and h.strip() for h in history) or not needs_context(question):
         return False
-    rest = CONTINUING.sub("", " ".join(WORD.findall(question.lower())), count=1)
-    return all(w in _pointing_words() for w in rest.split())
+    return not _own_words(WORD.findall(question.lower()))
+
+
+def _own_words(words: list[str]) -> list[str]:
+    """The words of a question that name something, past any "tell me more" and the words that point back."""
+    rest = CONTINUING.sub("", " ".join(words), count=1)
+    return [w for w in rest.split() if w not in _pointing_words()]
 
 
 @cache

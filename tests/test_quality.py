@@ -145,12 +145,24 @@ def test_a_question_pointing_back_to_nothing_asks_for_the_whole_question(engine,
 
     first = engine.ask(question)
     assert first.abstained and first.reason == NOTHING_BEFORE and first.answers  # the closest are still offered
+    assert first.confidence is None  # there was nothing to judge: no chance of an answer to report
     assert engine.ask(question, history=["Who was Litvinov?"]).reason != NOTHING_BEFORE
 
 
-def test_a_standalone_question_ignores_unrelated_history(engine):
-    result = engine.ask("How many divisions could the Red Army mobilise at once?", history=["Who made the poster?"])
-    assert result.query == "How many divisions could the Red Army mobilise at once?"
+@pytest.mark.parametrize("question", ["How many divisions could the Red Army mobilise at once?",
+                                      "When did Stalin die?", "Where does Professor Carley teach?"])
+def test_a_standalone_question_ignores_unrelated_history(engine, question):
+    """Short "when"/"where" questions that name their subject included: once they borrowed the earlier
+    question, and "When did Stalin die?" after "Who was Litvinov?" was answered instead of refused."""
+    alone = engine.ask(question)
+    after = engine.ask(question, history=["Who was Litvinov?"])
+    assert after.query == question
+    assert (after.abstained, after.unsure, after.confidence) == (alone.abstained, alone.unsure, alone.confidence)
+
+
+@pytest.mark.parametrize("question", ["which year?", "why Poland?", "where was the conference?"])
+def test_a_short_question_naming_at_most_one_thing_borrows_the_earlier_one(engine, question):
+    assert engine.ask(question, history=["Who was Litvinov?"]).query == f"{question} Who was Litvinov?"
 
 
 def test_baseline_retrievers_rank_without_abstaining(engine):
