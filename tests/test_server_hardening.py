@@ -28,7 +28,7 @@ from gradio_client import Client
 from rag.config import MAX_QUESTION_CHARS
 from tests.conftest import CORPUS, REPO, SOURCE, http_ask, listening_addresses
 from ui.app import QUEUE_MAX_SIZE
-from ui.limits import MAX_BODY_BYTES
+from rag.config import MAX_REQUEST_BYTES
 
 QUEUE_DRAIN_SECONDS = 120  # an emptied queue is expected within seconds; the margin is for a loaded machine
 
@@ -128,9 +128,9 @@ def test_upload_routes_store_nothing(server):
 def test_oversized_or_unframed_bodies_are_refused_and_serving_goes_on(server, engine):
     ask = "/gradio_api/call/ask"
     json_type = {"Content-Type": "application/json"}
-    too_big = json.dumps({"data": ["x" * MAX_BODY_BYTES, 3, []]}).encode()
+    too_big = json.dumps({"data": ["x" * MAX_REQUEST_BYTES, 3, []]}).encode()
     status, body = request(server, "POST", ask, too_big, json_type)
-    assert (status, json.loads(body)) == (413, {"detail": f"the request body is over the limit of {MAX_BODY_BYTES} bytes"})
+    assert (status, json.loads(body)) == (413, {"detail": f"the request body is over the limit of {MAX_REQUEST_BYTES} bytes"})
     chunked = iter([b'{"data": ["Who was Litvinov?", 3, []]}'])
     status, body = request(server, "POST", ask, chunked, json_type)
     assert (status, json.loads(body)) == (411, {"detail": "send the request body with a Content-Length"})

@@ -55,7 +55,7 @@ CONVERSATION_KEY = "carley-interview-conversation"
 DRAFT_KEY = "carley-interview-draft"
 BROWSER_SECRET = "carley-interview"  # noqa: S105 - guards nothing, as said above
 # The box holds far more than a question may have, so an over-long one is sent and refused with its
-# length, but not a paste so big that the request limit (rag.config.MAX_REQUEST_BYTES) drops it.
+# length, but not a paste so big that the request limit (ui.limits.RequestLimits) drops it.
 BOX_MAX_CHARS = 50 * MAX_QUESTION_CHARS
 REFOCUS_JS = "() => document.querySelector('#question textarea')?.focus()"
 

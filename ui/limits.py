@@ -18,16 +18,19 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from rag import config
 
-# The largest honest request is a 2,000-character question with ten earlier ones as history:
-# 22,000 characters, at most 12 bytes each once JSON-escaped (a surrogate pair as two \uXXXX),
-# about 264 KB. A mebibyte leaves room for that and bounds what a hostile client can make us hold.
-MAX_BODY_BYTES = 1 << 20
-
 
 class RequestLimits:
-    """ASGI middleware: refuse file uploads and request bodies over `max_body` bytes, with a plain reason."""
+    """ASGI middleware: refuse file uploads and request bodies over `max_body` bytes, with a plain reason.
 
-    def __init__(self, app: ASGIApp, max_body: int = MAX_BODY_BYTES) -> None:
+    The largest honest requests fit in the default, `config.MAX_REQUEST_BYTES` (1 MiB), which bounds what a
+    hostile client can make us hold. The page's is its box (at most 100,000 UTF-16 units, sent even when
+    over-long, to be refused with its length) and the 30 questions it keeps (60,000): at most 3 bytes a
+    unit as the browser's JSON sends them, 480 KB. An API client's is a 2,000-character question and ten
+    earlier ones, 22,000 characters at most 12 bytes each when JSON-escaped (a surrogate pair as two
+    \\uXXXX): 264 KB.
+    """
+
+    def __init__(self, app: ASGIApp, max_body: int = config.MAX_REQUEST_BYTES) -> None:
         self.app = app
         self.max_body = max_body
 
