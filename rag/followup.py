@@ -2,7 +2,7 @@
 
 "when was that treaty signed?" after "What was the Rapallo policy?" means the
 Rapallo treaty; the words that make a question lean on earlier ones are ordinary
-English (pronouns, demonstratives, a leading "and"/"so"/"why"), not corpus words.
+English (pronouns, demonstratives, a leading "and"/"so"/"what about"), not corpus words.
 """
 
 from __future__ import annotations
@@ -11,10 +11,14 @@ import re
 from collections.abc import Sequence
 from functools import cache
 
-# Words that point back at something said before.
-REFERRING = {"he", "him", "his", "she", "her", "hers", "it", "its", "they", "them", "their", "theirs",
-             "that", "this", "those", "these", "there", "then", "such", "same", "former", "latter",
-             "one", "ones", "else", "other", "another"}
+# Words that point back at something said before: people, in a question of any length...
+REFERRING_TO_PEOPLE = {"he", "him", "his", "she", "her", "hers", "they", "them", "their", "theirs"}
+# ...things, in one shorter than SELF_CONTAINED_WORDS...
+REFERRING = {"it", "its", "that", "this", "those", "these", "former", "latter"}
+# ...and these only in a short question: "what happened there?", "which one?", but "Is there a
+# difference...?", "directed at one nationality", "ok with fascism back then" stand alone.
+SHORT_REFERRING = {"there", "then", "such", "same", "one", "ones", "else", "other", "another"}
+BE = {"is", "was", "were", "are", "be", "been", "isn't", "wasn't", "weren't", "aren't"}  # existential "there"
 LEADING = {"and", "but", "so", "also", "then", "what about", "how about", "why", "why not", "how come",
            "when", "where", "really", "which"}
 # Whole questions that ask to go on with what was said before.
@@ -22,6 +26,10 @@ CONTINUING = re.compile(r"^(?:please\s+)?(?:tell me more|say more|go on|more|con
                         r"explain(?: that| more| further)?|what else)\b")
 WORD = re.compile(r"[a-z']+")
 STANDALONE_WORDS = 6  # a question this long with no referring word stands alone
+# A question this long says what it is about: its "it" or "that" points inside it ("What was the working
+# title of Carley's project before it became a trilogy?"). Every follow-up of our sets is shorter, or
+# points at a person ("was there anyone over there who actually wanted to work with him?").
+SELF_CONTAINED_WORDS = 12
 MAX_EARLIER = 3  # a chain of follow-ups is searched with at most this many earlier questions
 
 
@@ -35,13 +43,25 @@ def needs_context(question: str) -> bool:
     words = WORD.findall(question.lower())
     if not words:
         return False
-    if any(w in REFERRING for w in words):
-        return True
     first_two = " ".join(words[:2])
     if words[0] in {"and", "but", "so", "also"} or first_two in LEADING:
         return True
+    if any(w in REFERRING_TO_PEOPLE for w in words):
+        return True
+    if len(words) >= SELF_CONTAINED_WORDS:
+        return False
+    if any(w in REFERRING for w in words):
+        return True
+    short = len(words) < STANDALONE_WORDS
+    if short and any(w in SHORT_REFERRING and not _existential(words, n) for n, w in enumerate(words)):
+        return True
     opens = words[0] in LEADING or CONTINUING.match(" ".join(words))
-    return len(words) < 3 or (len(words) < STANDALONE_WORDS and bool(opens) and len(_own_words(words)) <= 1)
+    return len(words) < 3 or (short and bool(opens) and len(_own_words(words)) <= 1)
+
+
+def _existential(words: list[str], n: int) -> bool:
+    """True for the "there" of "is there" or "there was", which points at nothing."""
+    return words[n] == "there" and any(0 <= m < len(words) and words[m] in BE for m in (n - 1, n + 1))
 
 
 def standalone_query(question: str, history: Sequence[str]) -> str:
@@ -83,5 +103,5 @@ def _pointing_words() -> frozenset[str]:
     """Words that carry no subject of their own: referring and leading words, and stopwords."""
     from bm25s.stopwords import STOPWORDS_EN_PLUS
 
-    return frozenset(REFERRING | set(STOPWORDS_EN_PLUS) | {w for phrase in LEADING for w in phrase.split()}
-                     | {"please"})
+    return frozenset(REFERRING_TO_PEOPLE | REFERRING | SHORT_REFERRING | set(STOPWORDS_EN_PLUS)
+                     | {w for phrase in LEADING for w in phrase.split()} | {"please"})

@@ -150,17 +150,21 @@ def test_a_question_pointing_back_to_nothing_asks_for_the_whole_question(engine,
 
 
 @pytest.mark.parametrize("question", ["How many divisions could the Red Army mobilise at once?",
-                                      "When did Stalin die?", "Where does Professor Carley teach?"])
+                                      "When did Stalin die?", "Where does Professor Carley teach?",
+                                      "Is there a difference between the western and the Russian history of the war?",
+                                      "Which book of the trilogy covers 1939, and when will it be published?"])
 def test_a_standalone_question_ignores_unrelated_history(engine, question):
-    """Short "when"/"where" questions that name their subject included: once they borrowed the earlier
-    question, and "When did Stalin die?" after "Who was Litvinov?" was answered instead of refused."""
+    """Short "when"/"where" questions that name their subject, an existential "there", an "it" inside a long
+    question: once they borrowed the earlier question, and "When did Stalin die?" after "Who was Litvinov?"
+    was answered instead of refused."""
     alone = engine.ask(question)
     after = engine.ask(question, history=["Who was Litvinov?"])
     assert after.query == question
     assert (after.abstained, after.unsure, after.confidence) == (alone.abstained, alone.unsure, alone.confidence)
 
 
-@pytest.mark.parametrize("question", ["which year?", "why Poland?", "where was the conference?"])
+@pytest.mark.parametrize("question", ["which year?", "why Poland?", "where was the conference?", "what happened there?",
+                                      "what did they want from him, in the end, when all was said and done?"])
 def test_a_short_question_naming_at_most_one_thing_borrows_the_earlier_one(engine, question):
     assert engine.ask(question, history=["Who was Litvinov?"]).query == f"{question} Who was Litvinov?"
 
