@@ -29,7 +29,7 @@ class Citation:
 class Passage:
     """One paragraph of a document: the unit a reader is shown."""
 
-    id: str  # stable: "<doc>:<section>:<paragraph>" style, survives rebuilds
+    id: str  # stable: "<doc>:<section>:<role>:<paragraph>", survives rebuilds
     text: str  # == document.canonical[citation.start:citation.end]
     role: str  # "answer", "question", "introduction", "title", "byline", "caption", ...
     citation: Citation
@@ -37,9 +37,10 @@ class Passage:
 
     @property
     def answerable(self) -> bool:
-        """Interviewer turns, titles and bylines give context, and a caption of a name or two says too
-        little: they are never the answer."""
-        return self.role not in {"question", "title", "byline", "closing"} and len(self.text.split()) >= 4
+        """Interviewer turns, titles, headings and bylines give context, and a caption of a name or two says
+        too little: they are never the answer."""
+        return (self.role not in {"question", "title", "heading", "byline", "closing"}
+                and len(self.text.split()) >= 4)
 
 
 @dataclass(frozen=True)

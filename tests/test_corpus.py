@@ -105,13 +105,15 @@ def test_ids_are_unique_and_stable_across_parses(doc):
 
 
 def test_a_plain_document_gets_headings_and_paragraphs():
-    raw = "# A Title\n\nFirst paragraph of the\n\nbody goes on here.\n\n## Part Two\n\nSecond part text.\n"
+    raw = ("# A Title\n\nFirst paragraph of the\n\nbody goes on here.\n\n## Part Two of the notes\n\n"
+           "Second part text.\n")
     doc = parse_document("notes", raw, {})
     assert doc.title == "A Title"
+    assert [(p.text, p.answerable) for p in doc.passages if p.role == "heading"] == [("Part Two of the notes", False)]
     body = [p for p in doc.passages if p.role == "paragraph"]
     assert [(p.citation.section, p.text) for p in body] == [
-        ("body", "First paragraph of the body goes on here."), ("Part Two", "Second part text.")]
-    assert body[1].citation.label == "A Title · Part Two ¶1"
+        ("body", "First paragraph of the body goes on here."), ("Part Two of the notes", "Second part text.")]
+    assert body[1].citation.label == "A Title · Part Two of the notes ¶1"
 
 
 def test_a_new_interview_dropped_into_the_corpus_folder_is_read(tmp_path):
