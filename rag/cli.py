@@ -59,7 +59,7 @@ def build_parser() -> Parser:
                      help="an earlier question of the conversation (repeatable, oldest first)")
 
     serve = commands.add_parser("serve", help="serve the chat page and its API")
-    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1, loopback only)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only; another address is served with a warning)")
     serve.add_argument("--port", type=whole_number(1, 65535), default=7860, help="port (default 7860)")
 
     evaluate = commands.add_parser("eval", help="score retrievers on a question set, side by side")

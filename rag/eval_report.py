@@ -65,7 +65,7 @@ def heading(source: str, report: dict[str, dict]) -> str:
 def format_table(source: str, report: dict[str, dict], cutoffs) -> str:
     """The terminal view: overall figures, then hit@k, abstentions and warnings by kind."""
     blocks = [heading(source, report), text_table(*overview(report, cutoffs))]
-    for key in (f"hit@{cutoffs[0]}", f"hit@{cutoffs[-1]}", *VERDICT_SHARES):
+    for key in dict.fromkeys((f"hit@{cutoffs[0]}", f"hit@{cutoffs[-1]}", *VERDICT_SHARES)):  # --k 1: one hit@1
         blocks.append(text_table(*by_kind(report, key)))
     return "\n\n".join(blocks)
 

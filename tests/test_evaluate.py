@@ -83,6 +83,7 @@ def test_the_table_shows_every_retriever_and_kind():
     block = next(b for b in table.split("\n\n") if b.startswith("abstained or unsure by kind"))
     shares = next(line.split() for line in block.splitlines() if line.startswith("b (2)"))
     assert shares[2:] == ["0.500", "0.500"]  # one of kind b's two questions was answered with a warning
+    assert format_table("set.jsonl", report, (1,)).count("hit@1 by kind") == 1  # --k 1: not shown twice
 
 
 def test_relevance_compares_normalised_text():
