@@ -18,7 +18,7 @@ import fcntl
 import hashlib
 import json
 import os
-import tempfile
+import secrets
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -286,10 +286,11 @@ class IndexStore:
 
     @contextmanager
     def _temporary(self, name: str):
-        """A temporary file beside `name`, removed if the write fails before its rename."""
-        handle, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=self.directory)
-        os.close(handle)
-        tmp_path = Path(tmp)
+        """A temporary file beside `name`, removed if the write fails before its rename. Created with the
+        umask's permissions, as any file the user writes (mkstemp's owner-only mode would keep an index
+        built by one account from being served by another)."""
+        tmp_path = self.directory / f".{name}.{secrets.token_hex(8)}.tmp"
+        tmp_path.touch(exist_ok=False)
         try:
             yield tmp_path
         finally:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 
 import numpy as np
 import pytest
@@ -33,6 +35,17 @@ def test_build_then_reuse_with_manifest(tmp_path, encoder):
     notices.clear()
     build_index(store, encoder)
     assert notices == []  # loaded, not rebuilt
+
+
+def test_index_files_are_readable_as_the_umask_allows(tmp_path, encoder):
+    """Written to temporary files then renamed: once owner-only, so another account could not serve them."""
+    old = os.umask(0o022)
+    try:
+        build_index(IndexStore(tmp_path), encoder)
+    finally:
+        os.umask(old)
+    modes = {f.name: stat.S_IMODE(f.stat().st_mode) for f in tmp_path.iterdir() if not f.name.startswith(".")}
+    assert modes and set(modes.values()) == {0o644}, modes
 
 
 @pytest.mark.parametrize("damage, reason", [
