@@ -8,6 +8,7 @@ Every failure prints one line on stderr and exits non-zero; never a traceback.
 from __future__ import annotations
 
 import argparse
+import codecs
 import itertools
 import json
 import shutil
@@ -166,10 +167,14 @@ def ask_jsonl(k: int) -> int:
 
 
 def request_lines(stream):
-    """The stream's lines, each read with a bound: an overlong one is skipped to its end and yields None."""
+    """The stream's lines, each read with a bound: an overlong one is skipped to its end and yields None. A
+    byte-order mark (a file saved by Notepad) is dropped from the first."""
     from .config import MAX_REQUEST_BYTES
 
+    first = True
     while raw := stream.readline(MAX_REQUEST_BYTES + 1):
+        if first:
+            raw, first = raw.removeprefix(codecs.BOM_UTF8), False
         if len(raw) > MAX_REQUEST_BYTES and not raw.endswith(b"\n"):
             while (rest := stream.readline(MAX_REQUEST_BYTES)) and not rest.endswith(b"\n"):
                 pass

@@ -21,6 +21,7 @@ How to read the figures:
 
 from __future__ import annotations
 
+import codecs
 import json
 import time
 import warnings
@@ -98,7 +99,7 @@ def parse_item(text: str, line: int) -> Item:
 def read_items(path: Path) -> tuple[list[Item], list[Skipped]]:
     """The usable items of a JSON-lines file, and the lines skipped with their reasons."""
     try:
-        raw = Path(path).read_bytes()
+        raw = Path(path).read_bytes().removeprefix(codecs.BOM_UTF8)  # a file saved by Notepad
     except OSError as error:
         raise OSError(f"cannot read {path}: {error.strerror or error}") from None
     items, skipped = [], []

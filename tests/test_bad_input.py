@@ -86,7 +86,7 @@ def test_cli_bad_input_is_one_line_and_a_usage_exit(run_rag, args, code, message
 
 def test_jsonl_answers_good_lines_in_order_around_every_kind_of_bad_one(run_rag):
     lines = [
-        (json.dumps({"id": 1, "question": "Who made the poster?"}).encode(), "Koretsky"),
+        (b"\xef\xbb\xbf" + json.dumps({"id": 1, "question": "Who made the poster?"}).encode(), "Koretsky"),  # a BOM
         (b"\xff\xfe{\"question\": \"x\"}", "line 2: not UTF-8 text (byte 0)"),
         (bytes(range(256)).replace(b"\n", b""), "line 3: not UTF-8 text"),
         (b'{"id": 4, "question": "a\\u0000b"}', "line 4: the question contains a NUL byte"),

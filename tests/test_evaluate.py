@@ -110,7 +110,7 @@ def test_malformed_lines_are_reported_with_their_numbers(tmp_path):
         json.dumps({"question": "Who?", "expected": [], "kind": "follow", "history": ["Who was Litvinov?"]}),
     ]
     path = tmp_path / "set.jsonl"
-    path.write_bytes("\n".join(lines).encode() + b"\n\xff\xfe\n")
+    path.write_bytes(b"\xef\xbb\xbf" + "\n".join(lines).encode() + b"\n\xff\xfe\n")  # a BOM, as Notepad saves
     items, skipped = read_items(path)
     assert [(i.line, i.id, i.answerable) for i in items] == [(1, "ok", True), (9, 9, False)]
     assert items[1].history == ("Who was Litvinov?",) and items[1].kind == "follow"
