@@ -210,6 +210,8 @@ class IndexStore:
         if problem is not None:
             return None, problem
         index = self._load()
+        if index is None:
+            return None, "the index file does not match its manifest"
         problem = self._attach(encoder, index)
         return (None, problem) if problem else (index, None)
 
@@ -224,13 +226,15 @@ class IndexStore:
             return f"it holds {index.manifest.dim}-dimensional vectors, model {encoder.name} gives {encoder.query_dim}"
         return None
 
-    def _load(self) -> VectorIndex:
+    def _load(self) -> VectorIndex | None:
+        """The index on disk, or None when its vectors are not the ones its manifest counts (a hand-edited
+        manifest, or a rebuild by another process between the two reads): it is then rebuilt under the lock."""
         import faiss
 
         manifest = self.read_manifest()
         faiss_index = faiss.read_index(str(self.index_path))
-        if faiss_index.ntotal != manifest.count or faiss_index.d != manifest.dim:
-            raise IndexStoreError(f"{self.index_path} does not match its manifest")
+        if manifest is None or faiss_index.ntotal != manifest.count or faiss_index.d != manifest.dim:
+            return None
         return VectorIndex(faiss_index, manifest)
 
     def _build(self, encoder: Encoder, corpus_hash: str, texts: list[str], passages: int,

@@ -58,6 +58,8 @@ def test_index_files_are_readable_as_the_umask_allows(tmp_path, encoder):
         (d / "manifest.json").read_text().replace('"all-MiniLM-L6-v2"', '"other-model"')), "built with model other-model"),
     (lambda d: (d / "manifest.json").write_text(
         (d / "manifest.json").read_text().replace(f'"format_version": {FORMAT_VERSION}', '"format_version": 0')), "format 0"),
+    (lambda d: (d / "manifest.json").write_text(
+        (d / "manifest.json").read_text().replace('"count": 3', '"count": 5')), "does not match its manifest"),
 ])
 def test_damaged_or_foreign_index_is_rebuilt_with_a_notice(tmp_path, encoder, damage, reason):
     build_index(IndexStore(tmp_path, notice=lambda m: None), encoder)
