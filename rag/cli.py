@@ -84,13 +84,17 @@ def build_parser() -> Parser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args, unknown = parser.parse_known_args(argv)
-    if unknown:  # said by the command they were given to, as its own errors are
-        Parser(prog=" ".join(filter(None, ("rag", args.command)))).error(f"unrecognized arguments: {' '.join(unknown)}")
+    command = Parser(prog=" ".join(filter(None, ("rag", args.command))))  # says errors as the command's own
+    if unknown:
+        hint = ""
+        if args.command == "ask" and args.question and not any(word.startswith("-") for word in unknown):
+            hint = f'; put the whole question in quotes: rag ask "{" ".join([args.question, *unknown])}"'
+        command.error(f"unrecognized arguments: {' '.join(unknown)}{hint}")
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE
     try:
-        return COMMANDS[args.command](args, parser)
+        return COMMANDS[args.command](args, command)
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
