@@ -54,7 +54,9 @@ class Encoder:
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
             os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
             from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as transformers_logging
 
+            transformers_logging.disable_progress_bar()  # a "Loading weights" bar for a load under a second
             self._model = SentenceTransformer(str(self.path), device="cpu", local_files_only=True)
         return self._model
 

@@ -19,6 +19,7 @@ import hashlib
 import json
 import os
 import secrets
+import sys
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -243,7 +244,8 @@ class IndexStore:
 
         started = time.time()
         previous = self.read_manifest() if keep_query_model else None
-        vectors = encoder.encode(texts, progress=len(texts) >= PROGRESS_FROM)
+        # A bar is for someone watching; in a log or a pipe it is a run of carriage returns.
+        vectors = encoder.encode(texts, progress=len(texts) >= PROGRESS_FROM and sys.stderr.isatty())
         faiss_index = build_faiss_index(vectors)
         self.directory.mkdir(parents=True, exist_ok=True)
         with self._temporary(INDEX_FILE) as tmp:

@@ -91,6 +91,7 @@ def test_two_index_runs_at_once_build_once_and_agree(tmp_path):
     assert [run.returncode for run in runs] == [0, 0], [err for _, err in results]
     builders = [err for _, err in results if b"building the index (no index yet)" in err]
     assert len(builders) == 1
+    assert b"\r" not in builders[0]  # notices only: no progress bars in a log or a pipe
     assert results[0][0] == results[1][0]  # both report the same index, built at the same time
     assert results[0][0].startswith(b"index ready: 3 passages")
     assert sorted(p.name for p in index.iterdir()) == [".lock", "index.faiss", "manifest.json", "query-encoder.onnx"]
