@@ -15,6 +15,8 @@ BLANK_LINE = r"\n[ \t\u00a0]*\n"  # a paragraph break; the parser splits documen
 LINK = re.compile(r"\[([^\[\]\n]*)\]\([^)\[\n]*\)")
 MAX_LINK_NESTING = 32  # passes of link-dropping; deeper nesting is an attack, not a document
 WHITESPACE = re.compile(r"\s+")
+HTML_TAG = re.compile(r"</?[A-Za-z][^<>\n]{0,200}>")  # a tag, bounded: "a < b > c" is no tag
+SCRIPT = re.compile(r"<(script|style)\b[^<>]{0,200}>[^<]{0,2000}</\1\s*>", re.IGNORECASE)  # code, not words
 # Words that end in a period without ending a sentence.
 ABBREVIATIONS = {"vol", "vols", "no", "nos", "pp", "p", "ed", "eds", "mr", "mrs", "ms", "dr",
                  "prof", "st", "vs", "cf", "e.g", "i.e", "etc", "al", "ch", "fig", "jr", "sr"}
@@ -70,6 +72,7 @@ def sentence_spans(text: str) -> tuple[tuple[int, int], ...]:
     return tuple(spans)
 
 
-def words(text: str) -> list[str]:
-    """Lower-cased word tokens, for overlap checks."""
-    return re.findall(r"[a-z0-9]+", text.lower())
+def searchable(question: str) -> str:
+    """A question as it is searched: HTML tags and markdown markup dropped, as the corpus's text has none
+    ("<b>Who was Litvinov?</b>" is "Who was Litvinov?"); the question itself when nothing would be left."""
+    return normalise(HTML_TAG.sub(" ", SCRIPT.sub(" ", question))) or question

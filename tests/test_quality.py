@@ -169,6 +169,16 @@ def test_a_short_question_naming_at_most_one_thing_borrows_the_earlier_one(engin
     assert engine.ask(question, history=["Who was Litvinov?"]).query == f"{question} Who was Litvinov?"
 
 
+@pytest.mark.parametrize("dressed", ["<b>Who was Litvinov?</b>", "<img src=x onerror=alert(1)> Who was Litvinov?",
+                                     "<script>alert(1)</script>Who was **Litvinov**?"])
+def test_markup_in_a_question_is_not_searched(engine, dressed):
+    """The corpus's text has no markup; a question's tags once counted as unknown words and turned an answer
+    into a refusal. The question is still given back as typed."""
+    plain, result = engine.ask("Who was Litvinov?"), engine.ask(dressed)
+    assert result.question == dressed and result.query == "Who was Litvinov?"
+    assert (result.abstained, result.confidence, result.answers) == (plain.abstained, plain.confidence, plain.answers)
+
+
 def test_baseline_retrievers_rank_without_abstaining(engine):
     for name in ("bm25", "dense", "hybrid"):
         result = engine.ask("What is the capital of Australia?", retriever=name)
