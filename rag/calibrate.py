@@ -205,7 +205,7 @@ def ranked_passages(item: Item, ranker: LinearModel, mask: np.ndarray) -> list[i
 
 
 def fit_abstainer(items: list[Item], tops: list[int], highlight_lexical_weight: float,
-                  max_wrong: float = MAX_WRONG_ABSTAIN) -> tuple[LinearModel, float]:
+                  max_wrong: float = MAX_WRONG_ABSTAIN) -> tuple[LinearModel, float, float]:
     """Logistic on query evidence, and two thresholds: at most `max_wrong` of the answerable
     questions are refused, and at most MAX_UNSURE refused or warned about. `tops` holds
     each item's best passage."""
@@ -230,8 +230,7 @@ def fit_abstainer(items: list[Item], tops: list[int], highlight_lexical_weight: 
         return max((below + above) / 2, 0.05)
 
     refuse = threshold(max_wrong)
-    return (LinearModel(abstainer.features, abstainer.weights, abstainer.bias, refuse),
-            min(threshold(MAX_UNSURE), refuse))
+    return abstainer, refuse, min(threshold(MAX_UNSURE), refuse)
 
 
 def span_hit(item: Item, engine, highlight_lexical_weight: float, top: int) -> bool:
@@ -246,8 +245,8 @@ def fit_models(items: list[Item], engine, max_wrong: float = MAX_WRONG_ABSTAIN) 
     tops = [ranked_passages(it, ranker, mask)[0] for it in items]
     best_weight = max(HIGHLIGHT_WEIGHTS, key=lambda w: sum(
         span_hit(it, engine, w, top) for it, top in zip(items, tops) if it.answerable))
-    abstainer, unsure_threshold = fit_abstainer(items, tops, best_weight, max_wrong)
-    return Models(ranker, abstainer, best_weight, unsure_threshold)
+    abstainer, refuse, unsure = fit_abstainer(items, tops, best_weight, max_wrong)
+    return Models(ranker, abstainer, best_weight, refuse, unsure)
 
 
 def measure(pairs: list[tuple[Item, Models]], engine) -> dict[str, float]:
@@ -361,17 +360,13 @@ def main(argv: list[str] | None = None) -> int:
     models = fitted.models
     print("ranker:", dict(zip(models.ranker.features, np.round(models.ranker.weights, 3))))
     print("abstainer:", dict(zip(models.abstainer.features, np.round(models.abstainer.weights, 3))),
-          f"threshold {models.abstainer.threshold:.3f}, unsure from {models.unsure_threshold:.3f}; "
+          f"threshold {models.abstain_threshold:.3f}, unsure from {models.unsure_threshold:.3f}; "
           f"highlight lexical weight {models.highlight_lexical_weight}")
     if args.write:
         adapter_path = config.adapter_file() or ADAPTER_FILE
         fitted.adapter.save(adapter_path)
         partial = ranking.MODEL_FILE.with_suffix(".partial")
-        partial.write_text(json.dumps({"ranker": models.ranker.to_dict(),
-                                       "abstainer": {**models.abstainer.to_dict(),
-                                                     "unsure_threshold": round(models.unsure_threshold, 6)},
-                                       "highlight_lexical_weight": models.highlight_lexical_weight},
-                                      indent=2) + "\n", encoding="utf-8")
+        partial.write_text(json.dumps(models.to_dict(), indent=2) + "\n", encoding="utf-8")
         os.replace(partial, ranking.MODEL_FILE)
         print(f"wrote {ranking.MODEL_FILE} and {adapter_path}")
     return 0

@@ -35,12 +35,11 @@ QUERY_FEATURES = ("top_cosine", "top_coverage", "unknown_share", "best_sentence_
 
 @dataclass(frozen=True)
 class LinearModel:
-    """weights · features + bias; for the abstainer, a logistic probability compared to a threshold."""
+    """weights · features + bias; for the abstainer, read as a logistic probability."""
 
     features: tuple[str, ...]
     weights: tuple[float, ...]
     bias: float
-    threshold: float = 0.5
 
     def score(self, matrix: np.ndarray) -> np.ndarray:
         return matrix @ np.asarray(self.weights, dtype=np.float32) + self.bias
@@ -50,7 +49,7 @@ class LinearModel:
 
     def to_dict(self) -> dict:
         return {"features": list(self.features), "weights": [round(float(w), 6) for w in self.weights],
-                "bias": round(float(self.bias), 6), "threshold": round(float(self.threshold), 6)}
+                "bias": round(float(self.bias), 6)}
 
 
 @dataclass(frozen=True)
@@ -58,7 +57,15 @@ class Models:
     ranker: LinearModel
     abstainer: LinearModel
     highlight_lexical_weight: float  # how much a sentence's word overlap counts beside its cosine
-    unsure_threshold: float | None = None  # abstainer probability from which an answer carries a warning
+    abstain_threshold: float  # abstainer probability from which the question is refused
+    unsure_threshold: float  # abstainer probability from which an answer carries a warning
+
+    def to_dict(self) -> dict:
+        """What rag/model.json holds."""
+        return {"ranker": self.ranker.to_dict(),
+                "abstainer": {**self.abstainer.to_dict(), "threshold": round(self.abstain_threshold, 6),
+                              "unsure_threshold": round(self.unsure_threshold, 6)},
+                "highlight_lexical_weight": self.highlight_lexical_weight}
 
 
 @dataclass(frozen=True)
@@ -73,12 +80,12 @@ class Verdict:
 @cache
 def load_models(path: Path = MODEL_FILE) -> Models:
     data = json.loads(path.read_text(encoding="utf-8"))
-    ranker, abstainer = (LinearModel(tuple(d["features"]), tuple(d["weights"]), d["bias"], d.get("threshold", 0.5))
+    ranker, abstainer = (LinearModel(tuple(d["features"]), tuple(d["weights"]), d["bias"])
                          for d in (data["ranker"], data["abstainer"]))
     if ranker.features != PASSAGE_FEATURES or abstainer.features != QUERY_FEATURES:
         raise ValueError(f"{path} was fitted for other features: run python -m rag.calibrate")
-    unsure = data["abstainer"].get("unsure_threshold")  # absent from models fitted before the warning tier
-    return Models(ranker, abstainer, float(data["highlight_lexical_weight"]), None if unsure is None else float(unsure))
+    return Models(ranker, abstainer, float(data["highlight_lexical_weight"]), float(data["abstainer"]["threshold"]),
+                  float(data["abstainer"]["unsure_threshold"]))
 
 
 def passage_features(signals: Signals, answerable: np.ndarray) -> np.ndarray:
@@ -129,8 +136,8 @@ def verdict(signals: Signals, top: int, models: Models | None = None) -> Verdict
     models = models or load_models()
     features = query_features(signals, top, models.highlight_lexical_weight)
     probability = float(models.abstainer.probability(features)[0])
-    abstain = probability >= models.abstainer.threshold
-    unsure = not abstain and models.unsure_threshold is not None and probability >= models.unsure_threshold
+    abstain = probability >= models.abstain_threshold
+    unsure = not abstain and probability >= models.unsure_threshold
     return Verdict(probability, abstain, unsure)
 
 
