@@ -42,7 +42,7 @@ def whole_number(low: int, high: int):
 
 
 def build_parser() -> Parser:
-    from .config import MAX_K
+    from .config import CUTOFFS, MAX_K
 
     parser = Parser(prog="rag", description="Answer questions with the interview's own words, cited.")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
@@ -68,8 +68,8 @@ def build_parser() -> Parser:
                           help='one {"id", "question", "expected": [...], "kind", "history"} object a line')
     evaluate.add_argument("--retriever", nargs="+", default=["full"], metavar="NAME",
                           help="bm25, dense, hybrid, full; several run side by side (default full)")
-    evaluate.add_argument("--k", nargs="+", type=int, default=[1, 3, 5], metavar="K",
-                          help="the hit@k cut-offs to show, 1..10 (default 1 3 5)")
+    evaluate.add_argument("--k", nargs="+", type=int, default=list(CUTOFFS), metavar="K",
+                          help=f"the hit@k cut-offs to show, 1..10 (default {' '.join(map(str, CUTOFFS))})")
     evaluate.add_argument("--json", action="store_true", help="print the figures as JSON, keyed by retriever")
     evaluate.add_argument("--results", metavar="OUT.jsonl",
                           help="write one Result a line per question and retriever, with id and retriever")

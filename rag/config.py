@@ -9,6 +9,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 MAX_QUESTION_CHARS = 2000  # longer input is refused: no honest question needs more
 MAX_K = 20  # answers per question
 MAX_HISTORY = 10  # earlier questions a follow-up is read with; older ones are dropped
+CUTOFFS = (1, 3, 5)  # the hit@k `rag eval` shows by default
 MAX_REQUEST_BYTES = 2**20  # one request (a --jsonl line, an HTTP body): a longer one is refused unread
 
 

@@ -31,13 +31,13 @@ from pathlib import Path
 
 import numpy as np
 
+from .config import CUTOFFS
 from .engine import Engine, QuestionError, validate
 from .measure import percentiles
 from .records import Passage, Result
 from .text import normalise
 
 DEPTH = 10  # passages asked for per question; the metrics look no deeper
-CUTOFFS = (1, 3, 5)  # hit@k shown by default
 RANX_METRICS = [f"hit_rate@{k}" for k in range(1, DEPTH + 1)] + [f"mrr@{DEPTH}", f"ndcg@{DEPTH}"]
 
 
