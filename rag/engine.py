@@ -100,7 +100,7 @@ def check_retriever(name: str) -> None:
         raise QuestionError(f"unknown retriever {name!r}: choose from {', '.join(RETRIEVERS)}")
 
 
-def validate(question, history, k) -> tuple[str, list[str]]:
+def validate(question: object, history: object, k: object) -> tuple[str, list[str]]:
     """The question and history, checked; QuestionError with a plain message otherwise."""
     if not isinstance(question, str):
         raise QuestionError(f"the question must be text, not {'null' if question is None else type(question).__name__}")

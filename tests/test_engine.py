@@ -51,9 +51,14 @@ def test_answers_are_ranked_and_never_interviewer_questions(engine):
     assert all(a.citation.speaker != "The Postil" or a.citation.section == "closing" for a in result.answers)
 
 
-def test_history_is_accepted(engine):
-    result = engine.ask("when was that treaty signed?", history=["What was the Rapallo policy?"])
-    assert "Rapallo" in result.query
+def test_only_the_last_ten_earlier_questions_are_kept_each_cut_at_the_question_limit():
+    from rag.config import MAX_HISTORY, MAX_QUESTION_CHARS
+    from rag.engine import validate
+
+    history = [f"question {n}?" for n in range(15)] + ["why " * 1000]
+    question, kept = validate("  and then?  ", history, 3)
+    assert question == "and then?" and len(kept) == MAX_HISTORY == 10
+    assert kept[:-1] == history[-MAX_HISTORY:-1] and kept[-1] == history[-1][:MAX_QUESTION_CHARS]
 
 
 @pytest.mark.parametrize("question, k, history, message", [

@@ -12,7 +12,6 @@ import pytest
 from rag.engine import CLOSEST
 from rag.text import normalise
 from ui import render
-from ui.app import is_loopback
 
 
 class Elements(HTMLParser):
@@ -131,10 +130,3 @@ def test_conversation_starts_with_a_hint_and_keeps_turns_in_order(engine, names)
     html = render.conversation(turns)
     assert re.findall(r'class="asked-by-user">([^<]*)<', html) == ["Who was Litvinov?", "why?"]
     assert html.count('class="reply') == 2
-
-
-@pytest.mark.parametrize("host, loopback", [("127.0.0.1", True), ("localhost", True), ("::1", True),
-                                            ("127.0.0.2", True), ("0.0.0.0", False), ("192.168.1.5", False),
-                                            ("example.org", False)])
-def test_loopback_hosts(host, loopback):
-    assert is_loopback(host) is loopback

@@ -224,3 +224,13 @@ def test_a_burst_past_the_queue_limit_is_refused_plainly_and_serving_goes_on(ser
         assert status == 200 and events[-2] == "event: complete" and json.loads(events[-1][6:]) == expected
     assert wait_for_empty_queue(server)
     assert Client(server, verbose=False).predict("Who was Litvinov?", api_name="/ask") == expected[0]
+
+
+@pytest.mark.parametrize("host, loopback", [("127.0.0.1", True), ("localhost", True), ("::1", True),
+                                            ("127.0.0.2", True), ("0.0.0.0", False), ("192.168.1.5", False),
+                                            ("example.org", False)])
+def test_which_addresses_count_as_this_machine_only(host, loopback):
+    """`rag serve --host` warns for any address but these."""
+    from ui.app import is_loopback
+
+    assert is_loopback(host) is loopback
