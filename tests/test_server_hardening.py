@@ -234,3 +234,17 @@ def test_which_addresses_count_as_this_machine_only(host, loopback):
     from ui.app import is_loopback
 
     assert is_loopback(host) is loopback
+
+
+@pytest.mark.parametrize(("stored", "kept"), [
+    (["Who was Litvinov?", "x" * 3000, "a\x00b", 42, None, "  why?  "], ["Who was Litvinov?", "why?"]),
+    ("Who was Litvinov?", []),
+    ({"questions": ["Who was Litvinov?"]}, []),
+    (None, []),
+])
+def test_a_conversation_kept_in_the_browser_comes_back_without_what_cannot_be_asked(stored, kept):
+    """The browser's store can hold anything (an older page's limits, a hand edit): a reload once failed
+    whole on one question the engine refuses, and showed nothing."""
+    from ui.app import still_askable
+
+    assert still_askable(stored) == kept

@@ -79,6 +79,20 @@ def rebuilt(engine: Engine, asked: list[str]) -> list[Turn]:
     return [Turn(q, chat_reply(engine, q, asked[:i])) for i, q in enumerate(asked) if i >= first]
 
 
+def still_askable(stored) -> list[str]:
+    """The browser's kept questions that can still be asked: a question a newer limit refuses, or a stored
+    value edited into something else, is dropped rather than keep the whole conversation from coming back."""
+    if not isinstance(stored, list):
+        return []
+    kept = []
+    for question in stored:
+        try:
+            kept.append(validate(question, [], 1)[0])
+        except QuestionError:
+            continue
+    return kept
+
+
 def build(engine: Engine) -> gr.Blocks:
     """The page: conversation and question box on the left, the interview itself on the right."""
     with gr.Blocks(title=TITLE, analytics_enabled=False) as app:
@@ -119,6 +133,7 @@ def build(engine: Engine) -> gr.Blocks:
         def on_ask(message: str, earlier: list[str], past: list[Turn], typed: str):
             if not message:
                 return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            earlier = still_askable(earlier)
             html = chat_reply(engine, message, earlier)
             if earlier and not past:  # the server restarted since the page's last question
                 past = rebuilt(engine, earlier)
@@ -128,6 +143,7 @@ def build(engine: Engine) -> gr.Blocks:
 
         def on_load(earlier: list[str]):
             """A reloaded page: the conversation shown again."""
+            earlier = still_askable(earlier)
             if not earlier:
                 return gr.skip(), gr.skip(), gr.skip()
             now = rebuilt(engine, earlier)
