@@ -27,8 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import answer_type, config, ranking
-from . import evaluate as questions
+from . import answer_type, config, evaluate, ranking
 from .adapter import ADAPTER_FILE, QueryAdapter, fit_adapter
 from .followup import standalone_query
 from .ranking import PASSAGE_FEATURES, QUERY_FEATURES, LinearModel, Models
@@ -46,7 +45,7 @@ INNER_FOLDS = 5  # the ranker and abstainer learn from questions measured throug
 class Labelled:
     """A question of a set (as `rag eval` reads it) and the passages that answer it; equal only to itself."""
 
-    question: questions.Item
+    question: evaluate.Item
     relevant: np.ndarray  # bool per passage: it holds an expected substring
 
     @property
@@ -55,7 +54,7 @@ class Labelled:
 
 
 @dataclass
-class Item:
+class Measured:
     """A labelled question measured against the corpus (through one adapter, or none)."""
 
     labelled: Labelled
@@ -63,7 +62,7 @@ class Item:
     features: np.ndarray  # passage features, all passages
 
     @property
-    def question(self) -> questions.Item:
+    def question(self) -> evaluate.Item:
         return self.labelled.question
 
     @property
@@ -119,14 +118,14 @@ class Calibration:
 
     def read(self, path: Path) -> list[Labelled]:
         """Every question of a file with what answers it; a file with an unusable line is an error."""
-        read, skipped = questions.read_items(path)
+        read, skipped = evaluate.read_items(path)
         if skipped:
             raise SystemExit(f"{path}: {skipped[0]}")
-        judge = questions.Judge(self.engine.passages)
+        judge = evaluate.Judge(self.engine.passages)
         ids = [p.id for p in self.engine.passages]
         return [Labelled(q, np.isin(ids, list(judge.relevant(q)))) for q in read]
 
-    def measured(self, labelled: list[Labelled], adapter: QueryAdapter | None, setup: Setup) -> list[Item]:
+    def measured(self, labelled: list[Labelled], adapter: QueryAdapter | None, setup: Setup) -> list[Measured]:
         """The questions measured through `adapter` (None: as encoded), without what `setup` takes away."""
         retrieval = self.retrieval.with_adapter(adapter)
         columns = [PASSAGE_FEATURES.index(name) for name in setup.zeroed]
@@ -137,7 +136,7 @@ class Calibration:
                 signals = replace(signals, asked=answer_type.NOTHING)
             features = ranking.passage_features(signals, self.mask)
             features[:, columns] = 0.0
-            items.append(Item(one, signals, features))
+            items.append(Measured(one, signals, features))
         return items
 
     def adapter(self, labelled: list[Labelled], setup: Setup) -> QueryAdapter | None:
@@ -169,7 +168,7 @@ class Calibration:
         return Fit(self.adapter(labelled, setup), fit_models(items, self.engine, max_wrong))
 
     def held_out(self, labelled: list[Labelled], folds: int, seed: int, setup: Setup = Setup(),
-                 max_wrong: float = MAX_WRONG_ABSTAIN) -> list[tuple[Item, Models]]:
+                 max_wrong: float = MAX_WRONG_ABSTAIN) -> list[tuple[Measured, Models]]:
         """Each question measured and judged by a fit on the folds that do not hold it."""
         fold_of = np.empty(len(labelled), dtype=np.int64)
         fold_of[np.random.default_rng(seed).permutation(len(labelled))] = np.arange(len(labelled)) % folds
@@ -177,19 +176,19 @@ class Calibration:
                 for pair in self.scored([one for one, f in zip(labelled, fold_of) if f != fold],
                                         [one for one, f in zip(labelled, fold_of) if f == fold], setup, max_wrong)]
 
-    def by_file(self, sets: dict[str, list[Labelled]]) -> list[tuple[Item, Models]]:
+    def by_file(self, sets: dict[str, list[Labelled]]) -> list[tuple[Measured, Models]]:
         """Each question measured and judged by a fit on the other files only."""
         return [pair for name, subset in sets.items()
                 for pair in self.scored([one for other, rest in sets.items() if other != name for one in rest], subset)]
 
     def scored(self, train: list[Labelled], test: list[Labelled], setup: Setup = Setup(),
-               max_wrong: float = MAX_WRONG_ABSTAIN) -> list[tuple[Item, Models]]:
+               max_wrong: float = MAX_WRONG_ABSTAIN) -> list[tuple[Measured, Models]]:
         """The `test` questions, measured through a fit on `train` and paired with its models."""
         fitted = self.fit(train, setup, max_wrong)
         return [(item, fitted.models) for item in self.measured(test, fitted.adapter, setup)]
 
 
-def fit_ranker(items: list[Item], mask: np.ndarray) -> LinearModel:
+def fit_ranker(items: list[Measured], mask: np.ndarray) -> LinearModel:
     from sklearn.linear_model import LogisticRegression
 
     rows = [it for it in items if it.answerable and it.relevant.any()]
@@ -199,12 +198,13 @@ def fit_ranker(items: list[Item], mask: np.ndarray) -> LinearModel:
     return LinearModel(PASSAGE_FEATURES, tuple(model.coef_[0]), float(model.intercept_[0]))
 
 
-def ranked_passages(item: Item, ranker: LinearModel, mask: np.ndarray) -> list[int]:
+def ranked_passages(item: Measured, ranker: LinearModel, mask: np.ndarray) -> list[int]:
+    """The best `evaluate.DEPTH` passages by the ranker, from the item's features (which an ablation may have zeroed)."""
     scores = np.where(mask, ranker.score(item.features), -np.inf)
-    return [int(i) for i in np.argsort(-scores, kind="stable")[:10]]
+    return [int(i) for i in np.argsort(-scores, kind="stable")[:evaluate.DEPTH]]
 
 
-def fit_abstainer(items: list[Item], tops: list[int], highlight_lexical_weight: float,
+def fit_abstainer(items: list[Measured], tops: list[int], highlight_lexical_weight: float,
                   max_wrong: float = MAX_WRONG_ABSTAIN) -> tuple[LinearModel, float, float]:
     """Logistic on query evidence, and two thresholds: at most `max_wrong` of the answerable
     questions are refused, and at most MAX_UNSURE refused or warned about. `tops` holds
@@ -233,13 +233,13 @@ def fit_abstainer(items: list[Item], tops: list[int], highlight_lexical_weight: 
     return abstainer, refuse, min(threshold(MAX_UNSURE), refuse)
 
 
-def span_hit(item: Item, engine, highlight_lexical_weight: float, top: int) -> bool:
+def span_hit(item: Measured, engine, highlight_lexical_weight: float, top: int) -> bool:
     passage = engine.passages[top]
-    return questions.highlights_hold_answer(item.question, passage.text,
+    return evaluate.highlights_hold_answer(item.question, passage.text,
                                             ranking.highlight(passage, top, item.signals, highlight_lexical_weight))
 
 
-def fit_models(items: list[Item], engine, max_wrong: float = MAX_WRONG_ABSTAIN) -> Models:
+def fit_models(items: list[Measured], engine, max_wrong: float = MAX_WRONG_ABSTAIN) -> Models:
     mask = engine.retrieval.answerable
     ranker = fit_ranker(items, mask)
     tops = [ranked_passages(it, ranker, mask)[0] for it in items]
@@ -249,7 +249,7 @@ def fit_models(items: list[Item], engine, max_wrong: float = MAX_WRONG_ABSTAIN) 
     return Models(ranker, abstainer, best_weight, refuse, unsure)
 
 
-def measure(pairs: list[tuple[Item, Models]], engine) -> dict[str, float]:
+def measure(pairs: list[tuple[Measured, Models]], engine) -> dict[str, float]:
     """hit@k, span@1, abstention and warnings, each item judged by the models paired with it."""
     mask = engine.retrieval.answerable
     hits = {1: 0, 3: 0, 5: 0}
@@ -276,7 +276,7 @@ def measure(pairs: list[tuple[Item, Models]], engine) -> dict[str, float]:
             "abstain_or_unsure_answerable": doubted_wrong / max(answerable, 1)}
 
 
-def among(pairs: list[tuple[Item, Models]], subset: list[Labelled]) -> list[tuple[Item, Models]]:
+def among(pairs: list[tuple[Measured, Models]], subset: list[Labelled]) -> list[tuple[Measured, Models]]:
     """The pairs whose question is one of `subset`."""
     wanted = set(subset)
     return [(item, models) for item, models in pairs if item.labelled in wanted]
