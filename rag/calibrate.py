@@ -236,7 +236,7 @@ def fit_abstainer(items: list[Measured], tops: list[int], highlight_lexical_weig
 def span_hit(item: Measured, engine, highlight_lexical_weight: float, top: int) -> bool:
     passage = engine.passages[top]
     return evaluate.highlights_hold_answer(item.question, passage.text,
-                                            ranking.highlight(passage, top, item.signals, highlight_lexical_weight))
+                                           ranking.highlight(passage, top, item.signals, highlight_lexical_weight))
 
 
 def fit_models(items: list[Measured], engine, max_wrong: float = MAX_WRONG_ABSTAIN) -> Models:

@@ -79,7 +79,7 @@ def rebuilt(engine: Engine, asked: list[str]) -> list[Turn]:
     return [Turn(q, chat_reply(engine, q, asked[:i])) for i, q in enumerate(asked) if i >= first]
 
 
-def still_askable(stored) -> list[str]:
+def still_askable(stored: object) -> list[str]:
     """The browser's kept questions that can still be asked: a question a newer limit refuses, or a stored
     value edited into something else, is dropped rather than keep the whole conversation from coming back."""
     if not isinstance(stored, list):
