@@ -97,7 +97,8 @@ def passage_features(signals: Signals, answerable: np.ndarray) -> np.ndarray:
 
 
 def scores(signals: Signals, answerable: np.ndarray, retriever: str, models: Models | None = None) -> np.ndarray:
-    """A score per passage (higher is better; -inf for passages that are never answers)."""
+    """A score per passage (higher is better; -inf for passages that are never answers, or not to this query:
+    outside the documents of the person it names)."""
     if retriever == "bm25":
         result = signals.lexical.astype(np.float64)
     elif retriever == "dense":
@@ -108,7 +109,7 @@ def scores(signals: Signals, answerable: np.ndarray, retriever: str, models: Mod
         result = (models or load_models()).ranker.score(passage_features(signals, answerable)).astype(np.float64)
     else:
         raise ValueError(f"unknown retriever {retriever!r}: choose from {', '.join(RETRIEVERS)}")
-    return np.where(answerable, result, -np.inf)
+    return np.where(answerable & signals.scope, result, -np.inf)
 
 
 def best_cosine(signals: Signals) -> np.ndarray:

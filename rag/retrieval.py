@@ -60,6 +60,7 @@ class Signals:
     sentence_start: np.ndarray  # per passage, where its sentences begin in the two arrays above
     asked: answer_type.Asked  # the number or date the question asks for, if any
     sentence_tokens: list[dict[str, frozenset[str]]]  # per sentence, its numbers and dates (shared, not copied)
+    scope: np.ndarray  # per passage, whether it may answer: a question naming who answers keeps to their documents
 
     def sentences_of(self, passage: int) -> tuple[np.ndarray, np.ndarray]:
         """Cosine and BM25 of each sentence of one passage."""
@@ -94,22 +95,20 @@ TITLES = r"(?i:(?:professor|prof|dr|mr|mrs|ms)\.?\s+)?"
 MIN_CONTENT_WORDS_LEFT = 2  # "Where does Carley teach?" keeps its name: without it, too little is left
 
 
-def name_pattern(passages: list[Passage]) -> re.Pattern | None:
-    """Mentions of the one person whose words answer ("Michael Jabara Carley", "Professor Carley's",
-    "Michael J. Carley"): the surname, led by any of the given names, initials or a title.
-
-    None when nobody or several people answer: with several, the name says whose answer is
-    wanted. Typed in any case, unless the corpus uses the surname as an ordinary lower-case
-    word ("may", "long"); then only capitalised.
-    """
-    speakers = {p.citation.speaker for p in passages if p.answerable and p.citation.speaker}
-    if len(speakers) != 1:
-        return None
-    *given, surname = speakers.pop().split()
-    plain_word = re.compile(rf"\b{re.escape(surname.lower())}\b")
-    any_case = "(?i:" if not any(plain_word.search(p.text) for p in passages) else "(?:"
-    leading = "".join(rf"{any_case}(?:{re.escape(g)}|{re.escape(g[0])}\.?)\s+)?" for g in given)
-    return re.compile(rf"\b{TITLES}{leading}{any_case}{re.escape(surname)}(?:['’]?s)?)\b")
+def speaker_patterns(passages: list[Passage]) -> dict[str, re.Pattern]:
+    """Per person whose words answer, the mentions of them ("Michael Jabara Carley", "Professor Carley's",
+    "Michael J. Carley"): the surname, led by any of the given names, initials or a title. Typed in any
+    case, unless the corpus uses the surname as an ordinary lower-case word ("may", "long"); then only
+    capitalised."""
+    speakers = sorted({p.citation.speaker for p in passages if p.answerable and p.citation.speaker})
+    patterns = {}
+    for speaker in speakers:
+        *given, surname = speaker.split()
+        plain_word = re.compile(rf"\b{re.escape(surname.lower())}\b")
+        any_case = "(?i:" if not any(plain_word.search(p.text) for p in passages) else "(?:"
+        leading = "".join(rf"{any_case}(?:{re.escape(g)}|{re.escape(g[0])}\.?)\s+)?" for g in given)
+        patterns[speaker] = re.compile(rf"\b{TITLES}{leading}{any_case}{re.escape(surname)}(?:['’]?s)?)\b")
+    return patterns
 
 
 def lexical_text(passage: Passage) -> str:
@@ -131,7 +130,16 @@ class Retrieval:
         self.encoder = encoder
         self.adapter = adapter
         self.answerable = np.array([p.answerable for p in passages])
-        self.names = name_pattern(passages)
+        patterns = speaker_patterns(passages)
+        # Mentions of anyone who answers, dropped from what the encoder sees (see `dense_query`).
+        self.names = re.compile("|".join(p.pattern for p in patterns.values())) if patterns else None
+        # Per person who answers, their name and the passages of the documents they answer in: the scope
+        # of a question naming them ("What does Carley say about railways?" is not answered from another
+        # interview, and "Who is Carley?" still from his interview's introduction).
+        self.speakers = {}
+        for speaker, pattern in patterns.items():
+            documents = {p.citation.doc for p in passages if p.citation.speaker == speaker}
+            self.speakers[speaker] = (pattern, np.array([p.citation.doc in documents for p in passages]))
         self.lexical = LexicalIndex([lexical_text(p) for p in passages])
         # Every sentence of every passage, flat; passage i owns sentence_start[i]:sentence_start[i + 1].
         counts = [len(p.sentences) for p in passages]
@@ -171,7 +179,13 @@ class Retrieval:
                        unknown_share=sum(weights[t] for t in weights if t not in idf) / total if total else 0.0,
                        sentence_dense=sentence_dense, sentence_lexical=sentence_lexical,
                        sentence_start=self.sentence_start, asked=answer_type.asked(question, query),
-                       sentence_tokens=self.sentence_tokens)
+                       sentence_tokens=self.sentence_tokens, scope=self.scope(query))
+
+    def scope(self, query: str) -> np.ndarray:
+        """The passages that may answer: those of the documents where the people the query names answer,
+        or every passage when it names nobody who answers."""
+        named = [documents for pattern, documents in self.speakers.values() if pattern.search(query)]
+        return np.logical_or.reduce(named) if named else np.ones(len(self.passages), dtype=bool)
 
     def dense_query(self, query: str) -> str:
         """The query as the encoder sees it: without the name of whoever answers.
@@ -179,7 +193,9 @@ class Retrieval:
         An interviewee's answers rarely name him (only their context units carry his
         name, all alike), so "What period does Carley's trilogy span?" is drawn by its name
         towards passages *about* him (the introduction, his remarks on his own career)
-        rather than what he says. BM25 keeps the name.
+        rather than what he says. BM25 keeps the name. When several people answer, in several
+        documents, the name has done its work before this: it keeps the search to the documents
+        its owner answers in (`scope`).
         """
         if self.names is None:
             return query

@@ -218,22 +218,70 @@ def test_the_encoder_searches_without_the_name_of_whoever_answers(engine, questi
     assert engine.retrieval.dense_query(question) == seen_by_the_encoder
 
 
-def test_the_name_pattern_follows_the_speakers_of_the_corpus(engine):
+def test_each_speakers_name_pattern_follows_the_corpus(engine):
     from dataclasses import replace
 
-    from rag.retrieval import name_pattern
+    from rag.retrieval import speaker_patterns
 
     answer = next(p for p in engine.passages if p.answerable and p.citation.speaker)
 
     def spoken_by(speaker: str, text: str = answer.text):
         return replace(answer, text=text, citation=replace(answer.citation, speaker=speaker))
 
-    ada = name_pattern([spoken_by("Ada May Quill")])
+    ada = speaker_patterns([spoken_by("Ada May Quill")])["Ada May Quill"]
     assert all(ada.fullmatch(m) for m in ("Dr. Ada Quill's", "A. M. Quill", "quill", "May Quill", "professor quills"))
     assert not ada.search("Quillfeather") and not ada.search("Ada Lovelace")
     # A surname the corpus also uses as a plain word is only a name when capitalised.
-    tom = name_pattern([spoken_by("Tom Long", "It took a long time.")])
+    tom = speaker_patterns([spoken_by("Tom Long", "It took a long time.")])["Tom Long"]
     assert tom.fullmatch("Tom Long") and tom.fullmatch("Long's") and not tom.search("how long did it last")
-    assert name_pattern([spoken_by("")]) is None
-    # With two people answering, a name says whose answer is wanted: it stays.
-    assert name_pattern([spoken_by("Ada May Quill"), spoken_by("Tom Long")]) is None
+    assert speaker_patterns([spoken_by("")]) == {}
+    assert set(speaker_patterns([spoken_by("Ada May Quill"), spoken_by("Tom Long")])) == {"Ada May Quill", "Tom Long"}
+
+
+SECOND_INTERVIEW = """# Steel and Steam: An Interview with Henrietta Voss
+
+**The Junction Review (JR):** How did you come to write about railways?
+
+**Henrietta Voss (HV):** My grandfather drove locomotives on the line from Leeds to Carlisle, and his stories of \
+steam engines in the snow stayed with me. I began with his logbooks and ended with a history of the northern network.
+
+**JR:** Why did the steam engine last so long in Britain?
+
+**HV:** Coal was cheap and close at hand, and the railway companies had vast sheds of skilled fitters who knew \
+steam. Diesel meant new skills and new imports, so the change came late.
+
+**JR:** What are you working on now?
+
+**HV:** A book on the railway hotels, those great stations with ballrooms attached, and the people who worked there.
+"""
+
+
+@pytest.fixture(scope="module")
+def two_interviews(tmp_path_factory, engine):
+    """The Carley interview with a second one beside it, dropped into the corpus folder."""
+    import shutil
+
+    import rag
+    from tests.conftest import CORPUS
+
+    folder = tmp_path_factory.mktemp("two-interviews")
+    for source in CORPUS.iterdir():
+        shutil.copy(source, folder / source.name)
+    (folder / "voss-interview-2021.md").write_text(SECOND_INTERVIEW, encoding="utf-8")
+    return rag.load(folder, index_dir=folder / ".index", notice=lambda message: None)
+
+
+def test_a_question_naming_an_interviewee_keeps_to_their_interview(two_interviews, engine):
+    """With two interviewees, "Carley's" once stayed in the searched text, drew the question to his biography,
+    and let another interview answer "What does Carley say about railways?"."""
+    def documents(result):
+        return {answer.citation.doc for answer in result.answers}
+
+    trilogy = "What period does Carley's trilogy span?"
+    assert two_interviews.ask(trilogy).answers[0].passage_id == engine.ask(trilogy).answers[0].passage_id
+    assert documents(two_interviews.ask("What does Carley say about railways?")) == {"carley-interview-2022"}
+    steam = two_interviews.ask("What does Voss say about steam engines?")
+    assert documents(steam) == {"voss-interview-2021"} and not steam.abstained
+    assert two_interviews.ask("Who is Michael Jabara Carley?").answers[0].citation.section == "introduction"
+    unnamed = two_interviews.ask("Why did the steam engine last so long?")  # names nobody: every document
+    assert unnamed.answers[0].citation.doc == "voss-interview-2021"
