@@ -298,9 +298,18 @@ def cmd_eval(args, parser) -> int:
     from . import eval_report
     from .engine import load
 
-    if args.results:  # fail now, not after the whole run
-        Path(args.results).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.results).open("a").close()
+    try:  # fail now, not after the whole run
+        if args.results:
+            what = f"the results to {args.results}"
+            Path(args.results).parent.mkdir(parents=True, exist_ok=True)
+            Path(args.results).open("a").close()
+        if args.report:
+            what = f"the report into {args.report}"
+            Path(args.report).mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        reason = "a file is in the way" if isinstance(error, (FileExistsError, NotADirectoryError)) else error.strerror
+        print(f"rag: error: cannot write {what}: {reason}", file=sys.stderr)
+        return EXIT_FAILURE
     retrievers = list(dict.fromkeys(args.retriever))
     cutoffs = sorted(set(args.k))
     outcomes = run(load(), items, retrievers, notice=lambda message: print(message, file=sys.stderr))

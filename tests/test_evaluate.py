@@ -181,3 +181,16 @@ def test_eval_errors_are_one_line(run_rag, args, code, message):
     done = run_rag(*args)
     err = done.stderr.decode().strip()
     assert done.returncode == code and len(err.splitlines()) == 1 and message in err, err
+
+
+def test_unwritable_outputs_are_refused_before_the_run(run_rag, tmp_path):
+    """A report folder that is a file once failed with a raw errno after the whole evaluation."""
+    questions = tmp_path / "set.jsonl"
+    questions.write_text(json.dumps({"question": "Who was Litvinov?", "expected": ["Litvinov"]}) + "\n")
+    in_the_way = tmp_path / "afile"
+    in_the_way.write_text("hi")
+    for option, path, message in [("--report", in_the_way, f"the report into {in_the_way}: a file is in the way"),
+                                  ("--results", tmp_path, f"the results to {tmp_path}: Is a directory")]:
+        done = run_rag("eval", str(questions), option, str(path))
+        assert done.returncode == 1 and done.stderr.decode() == f"rag: error: cannot write {message}\n"
+        assert done.stdout == b""  # refused before any question was answered
