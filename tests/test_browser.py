@@ -286,6 +286,37 @@ def test_an_answer_that_may_miss_is_shown_under_its_warning(open_page, engine):
     assert best.locator("mark").count() >= 1  # still the closest passage, its best sentence marked
 
 
+CONTRAST_JS = """(selector) => {
+  const luminance = (css) => {
+    const [r, g, b] = css.match(/[\\d.]+/g).slice(0, 3).map((v) => v / 255)
+      .map((c) => (c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4));
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+  };
+  const element = document.querySelector(selector);
+  let back = element;
+  while (back && ['rgba(0, 0, 0, 0)', 'transparent'].includes(getComputedStyle(back).backgroundColor)) {
+    back = back.parentElement;
+  }
+  const [fore, behind] = [getComputedStyle(element).color, back ? getComputedStyle(back).backgroundColor
+                                                                  : 'rgb(255, 255, 255)'];
+  const [light, dark] = [luminance(fore), luminance(behind)].sort((a, b) => b - a);
+  return (light + 0.05) / (dark + 0.05);
+}"""
+
+
+def test_quiet_text_is_readable_and_the_focused_box_shows_its_focus(open_page):
+    """The theme's subdued grey read at 2.4:1 and the question box showed no focus (WCAG asks 4.5:1, and a
+    visible focus)."""
+    page = open_page()
+    for selector in ("#intro p", "#source .source-pub", "#conversation .hint"):
+        assert page.evaluate(CONTRAST_JS, selector) >= 4.5, selector
+    page.locator("#question textarea").focus()
+    page.keyboard.press("Shift+Tab")
+    page.keyboard.press("Tab")  # focused from the keyboard, as :focus-visible wants
+    assert page.evaluate("getComputedStyle(document.querySelector('#question textarea')).outlineStyle") != "none"
+    expect(page.get_by_role("textbox", name="Your question")).to_be_visible()
+
+
 @pytest.mark.parametrize(("width", "height"), [(1366, 900), (1920, 1080)])
 def test_a_fresh_page_fits_a_desktop_window_centred_and_unscrolled(open_page, width, height):
     """The interview beside the chat once made the page a little taller than the window, and the

@@ -130,3 +130,12 @@ def test_conversation_starts_with_a_hint_and_keeps_turns_in_order(engine, names)
     html = render.conversation(turns)
     assert re.findall(r'class="asked-by-user">([^<]*)<', html) == ["Who was Litvinov?", "why?"]
     assert html.count('class="reply') == 2
+
+
+def test_a_documents_headings_are_shown_as_headings():
+    from rag.corpus import parse_document
+
+    doc = parse_document("notes", "# Notes\n\nFirst words of the notes.\n\n## Part Two of the notes\n\nMore words.\n", {})
+    html = render.source([doc])
+    assert re.search(r'<h2 [^>]*class="passage role-title"[^>]*>Notes</h2>', html)
+    assert re.search(r'<h3 [^>]*class="passage role-heading"[^>]*>Part Two of the notes</h3>', html)

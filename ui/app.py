@@ -111,8 +111,8 @@ def build(engine: Engine) -> gr.Blocks:
                                        autoscroll=True)
                 with gr.Row(elem_id="examples") as examples:
                     buttons = [gr.Button(q, size="sm", variant="secondary", min_width=120) for q in EXAMPLES]
-                question = gr.Textbox(show_label=False, placeholder="Ask about the interview…", elem_id="question",
-                                      max_length=BOX_MAX_CHARS, submit_btn="Ask", autofocus=True)
+                question = gr.Textbox(label="Your question", show_label=False, placeholder="Ask about the interview…",
+                                      elem_id="question", max_length=BOX_MAX_CHARS, submit_btn="Ask", autofocus=True)
                 new = gr.Button("New conversation", size="sm", variant="secondary", elem_id="new-conversation")
             with gr.Column(scale=2, min_width=300, elem_id="source-panel"):
                 gr.HTML(render.source(engine.corpus.documents), elem_id="source")

@@ -150,7 +150,7 @@ def _document(document: Document) -> str:
     for passage in document.passages:
         lead, label = _split_gap(document.canonical[position:passage.citation.start])
         blocks.extend(f'<p class="between">{escape(text)}</p>' for text in lead)
-        tag = "h2" if passage.role == "title" else "p"
+        tag = {"title": "h2", "heading": "h3"}.get(passage.role, "p")
         speaker = f'<strong class="speaker">{escape(label)}</strong> ' if label.strip() else ""
         blocks.append(f'<{tag} id="{anchor(passage.id)}" class="passage role-{escape(passage.role)}" tabindex="-1">'
                       f"{speaker}{escape(passage.text)}</{tag}>")
