@@ -139,3 +139,13 @@ def test_a_documents_headings_are_shown_as_headings():
     html = render.source([doc])
     assert re.search(r'<h2 [^>]*class="passage role-title"[^>]*>Notes</h2>', html)
     assert re.search(r'<h3 [^>]*class="passage role-heading"[^>]*>Part Two of the notes</h3>', html)
+
+
+def test_the_page_is_titled_after_its_corpus(engine, tmp_path):
+    from rag.corpus import parse_document
+    from ui.app import page_title
+
+    notes = parse_document("notes", "# Railway notes\n\nSteam lasted long in Britain.\n", {})
+    assert page_title(engine.corpus.documents) == ("Ask the Carley interview", "the interview's")
+    assert page_title([notes]) == ("Ask the Railway notes", "the document's")
+    assert page_title([*engine.corpus.documents, notes]) == ("Ask the documents", "the documents'")

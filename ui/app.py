@@ -24,7 +24,6 @@ from rag.engine import validate
 from . import limits, render, style
 from .render import Turn
 
-TITLE = "Ask the Carley interview"
 EXAMPLES = (
     "Where does Professor Carley teach?",
     "Who was Litvinov?",
@@ -93,9 +92,20 @@ def still_askable(stored: object) -> list[str]:
     return kept
 
 
+def page_title(documents) -> tuple[str, str]:
+    """The page's title and whose words it quotes: "Ask the Carley interview", or, once other documents
+    have joined it in the corpus folder, "Ask the documents"."""
+    if len(documents) > 1:
+        return "Ask the documents", "the documents'"
+    (document,) = documents
+    spoken = any(passage.citation.speaker for passage in document.passages)
+    return f"Ask the {document.short_title}", "the interview's" if spoken else "the document's"
+
+
 def build(engine: Engine) -> gr.Blocks:
     """The page: conversation and question box on the left, the interview itself on the right."""
-    with gr.Blocks(title=TITLE, analytics_enabled=False) as app:
+    title, whose = page_title(engine.corpus.documents)
+    with gr.Blocks(title=title, analytics_enabled=False) as app:
         # The conversation lives in the browser: its questions, sent with each new one, are all a
         # follow-up needs. `turns` caches their rendered replies on the server.
         asked = gr.BrowserState([], storage_key=CONVERSATION_KEY, secret=BROWSER_SECRET)
@@ -105,7 +115,7 @@ def build(engine: Engine) -> gr.Blocks:
         sent = gr.State("")  # the question being answered, once checked
         with gr.Row(equal_height=False):
             with gr.Column(scale=3, min_width=320):
-                gr.HTML(f"<h1>{escape(TITLE)}</h1><p>Answers are quotes: the interview's own words, "
+                gr.HTML(f"<h1>{escape(title)}</h1><p>Answers are quotes: {escape(whose)} own words, "
                         "with who said them and where. Nothing is generated or paraphrased.</p>", elem_id="intro")
                 conversation = gr.HTML(render.conversation([]), elem_id="conversation", js_on_load=style.CITATION_JS,
                                        autoscroll=True)
