@@ -19,6 +19,7 @@ from html import escape
 from rag.engine import CLOSEST, NOT_ANSWERED, UNSURE
 from rag.records import Answer, Citation, Document, Result
 
+
 @dataclass(frozen=True)
 class Turn:
     """One exchange of the conversation: what was asked and the reply shown."""
