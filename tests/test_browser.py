@@ -91,6 +91,21 @@ def test_question_gets_a_quoted_answer_whose_citation_opens_the_passage(open_pag
     assert all(url.startswith(server) for url in page.requested), "the page fetched something from elsewhere"
 
 
+def test_a_reply_is_read_out_by_screen_readers_without_being_shown_twice(open_page, engine):
+    """A polite live region gets the reply's gist (a refusal, or where the answer stands and its highlighted
+    sentences); before it, nothing said the reply had come."""
+    page = open_page()
+    region = page.locator("#status [aria-live]")
+    assert (region.get_attribute("role"), region.get_attribute("aria-live")) == ("status", "polite")
+    before = region.element_handle()  # a region is read out only if it was there before its text changed
+    for turn, question in enumerate(["Who was Litvinov?", "What is the boiling point of mercury in kelvin?"], 1):
+        ask(page, question, turn)
+        said = render.announcement(engine.ask(question, history=["Who was Litvinov?"][:turn - 1]))
+        page.wait_for_function("([el, text]) => el.isConnected && el.innerText.trim() === text", arg=[before, said])
+    box = page.locator("#status").bounding_box()
+    assert box["width"] <= 1 and box["height"] <= 1  # heard, not seen
+
+
 def test_html_and_markdown_in_a_question_are_shown_as_text_and_never_run(open_page):
     page = open_page()
     ask(page, INJECTION, 1)

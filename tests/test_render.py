@@ -149,3 +149,14 @@ def test_the_page_is_titled_after_its_corpus(engine, tmp_path):
     assert page_title(engine.corpus.documents) == ("Ask the Carley interview", "the interview's")
     assert page_title([notes]) == ("Ask the Railway notes", "the document's")
     assert page_title([*engine.corpus.documents, notes]) == ("Ask the documents", "the documents'")
+
+
+def test_the_announcement_is_the_refusal_or_where_the_answer_stands_and_what_it_says(engine):
+    from rag.engine import NOT_ANSWERED, UNSURE
+
+    answered = engine.ask("How many divisions could the Red Army mobilise at once?")
+    best = answered.answers[0]
+    said = render.announcement(answered)
+    assert said.startswith(f"{best.citation.label}: ") and "the Red Army could at once mobilise 100 divisions" in said
+    assert render.announcement(dataclasses.replace(answered, unsure=True, reason=UNSURE)).startswith(f"{UNSURE} ")
+    assert render.announcement(engine.ask("What is the capital of Australia?")) == NOT_ANSWERED

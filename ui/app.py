@@ -119,6 +119,8 @@ def build(engine: Engine) -> gr.Blocks:
                         "with who said them and where. Nothing is generated or paraphrased.</p>", elem_id="intro")
                 conversation = gr.HTML(render.conversation([]), elem_id="conversation", js_on_load=style.CITATION_JS,
                                        autoscroll=True)
+                # Read out by screen readers when a reply arrives; hidden from sight (the reply is above).
+                status = gr.HTML("", elem_id="status", js_on_load=style.LIVE_REGION_JS)
                 with gr.Row(elem_id="examples") as examples:
                     buttons = [gr.Button(q, size="sm", variant="secondary", min_width=120) for q in EXAMPLES]
                 question = gr.Textbox(label="Your question", show_label=False, placeholder="Ask about the interview…",
@@ -142,14 +144,16 @@ def build(engine: Engine) -> gr.Blocks:
 
         def on_ask(message: str, earlier: list[str], past: list[Turn], typed: str):
             if not message:
-                return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+                return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
             earlier = still_askable(earlier)
-            html = chat_reply(engine, message, earlier)
+            result = ask_or_explain(engine, message, earlier)
             if earlier and not past:  # the server restarted since the page's last question
                 past = rebuilt(engine, earlier)
-            now = [*past, Turn(message, html)][-SHOWN_TURNS:]
+            now = [*past, Turn(message, render.reply(result, render.source_names(engine.corpus.documents)))]
+            now = now[-SHOWN_TURNS:]
             box = "" if typed.strip() == message else gr.skip()  # an example leaves what is being typed
-            return render.conversation(now), [*earlier, message][-KEPT_QUESTIONS:], now, box
+            said = f"<p>{escape(render.announcement(result))}</p>"
+            return render.conversation(now), [*earlier, message][-KEPT_QUESTIONS:], now, box, said
 
         def on_load(earlier: list[str]):
             """A reloaded page: the conversation shown again."""
@@ -173,7 +177,8 @@ def build(engine: Engine) -> gr.Blocks:
         controls = [question, new, examples]
         lock = dict(fn=lambda: [gr.update(interactive=False), gr.update(interactive=False), gr.Row(visible=False)],
                     outputs=controls, js=True, queue=False, **quiet)
-        answer = dict(fn=on_ask, inputs=[sent, asked, turns, question], outputs=[conversation, asked, turns, question],
+        answer = dict(fn=on_ask, inputs=[sent, asked, turns, question],
+                      outputs=[conversation, asked, turns, question, status],
                       concurrency_id=ENGINE_GROUP, show_progress="minimal", **private)
         unlock = dict(fn=unlocked, inputs=asked, outputs=controls, queue=False, **quiet)
         sending = [question.submit(**lock).then(take, inputs=question, outputs=sent, **quiet)]  # queued: for gr.Warning

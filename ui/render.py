@@ -118,6 +118,16 @@ def reply(result: Result, names: Mapping[str, str]) -> str:
     return f'<div class="reply" data-abstained="false" data-unsure="{unsure}">{"".join(parts)}</div>'
 
 
+def announcement(result: Result) -> str:
+    """What a screen reader says when a reply arrives: the refusal, or the warning, then where the best
+    passage stands and its highlighted sentences (the whole conversation is not read again)."""
+    if result.abstained or not result.answers:
+        return result.reason or NOT_ANSWERED
+    best = result.answers[0]
+    said = " ".join(best.text[start:end] for start, end in best.highlights) or best.text
+    return " ".join(filter(None, (result.reason if result.unsure else "", f"{best.citation.label}: {said}")))
+
+
 def conversation(turns: Sequence[Turn]) -> str:
     """The whole conversation, oldest first; a hint when it is empty."""
     if not turns:

@@ -29,6 +29,10 @@ element.addEventListener('click', (event) => {
 });
 """
 
+# The reply's summary for screen readers: a polite live region (the HTML component's own element, which
+# stays in the page while its text changes: a region added with its text is not read out).
+LIVE_REGION_JS = "element.setAttribute('role', 'status'); element.setAttribute('aria-live', 'polite');"
+
 CSS = """
 /* Gradio hides the container's overflow, which makes it a scroll box that never scrolls and pins
    the sticky source panel to it; clip looks the same without being one. */
@@ -39,6 +43,11 @@ CSS = """
 #question textarea:focus-visible { outline: 2px solid var(--color-accent) !important; outline-offset: 2px; }
 #intro p { margin: 0; color: var(--body-text-color-subdued); }
 #conversation .conversation { display: flex; flex-direction: column; gap: 1.25rem; }
+#status {  /* read out, not shown: the reply above says the same */
+  position: absolute !important; width: 1px !important; height: 1px !important; padding: 0 !important;
+  margin: -1px !important; overflow: hidden !important; clip-path: inset(50%) !important; white-space: nowrap;
+  border: 0 !important;
+}
 #conversation .hint { color: var(--body-text-color-subdued); margin: 0; }
 #conversation .asked-by-user {
   margin: 0 0 .5rem auto; max-width: 85%; width: fit-content; padding: .5rem .8rem;
