@@ -290,6 +290,12 @@ def cmd_eval(args, parser) -> int:
     items, skipped = read_items(args.file)
     for line in skipped:
         print(f"rag eval: skipped {line}", file=sys.stderr)
+    lines_of: dict = {}
+    for item in items:
+        lines_of.setdefault(json.dumps(item.id), []).append(str(item.line))
+    for key, lines in lines_of.items():
+        if len(lines) > 1:  # kept: the figures are right, and --results rows carry their line
+            print(f"rag eval: id {key} is on lines {', '.join(lines)}", file=sys.stderr)
     if not items:
         print(f"rag: error: no usable question in {args.file}", file=sys.stderr)
         return EXIT_FAILURE

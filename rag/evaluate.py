@@ -85,14 +85,15 @@ def parse_item(text: str, line: int) -> Item:
     expected = data.get("expected")
     if not isinstance(expected, list) or not all(isinstance(e, str) and normalise(e) for e in expected):
         raise ItemError('"expected" must be a list of non-empty strings ([] when the interview does not answer)')
-    kind = data.get("kind", "other")
-    if not isinstance(kind, str) or not kind.strip():
-        raise ItemError('"kind" must be a non-empty string')
+    kind = data.get("kind") or "other"  # absent, null or "": one more question of no particular kind
+    if not isinstance(kind, str):
+        raise ItemError('"kind" must be text')
+    kind = kind.strip() or "other"
     try:
         question, history = validate(data["question"], data.get("history") or [], DEPTH)
     except QuestionError as error:
         raise ItemError(str(error)) from None
-    return Item(line=line, id=data.get("id", line), question=question, expected=tuple(expected), kind=kind.strip(),
+    return Item(line=line, id=data.get("id", line), question=question, expected=tuple(expected), kind=kind,
                 history=tuple(history))
 
 
@@ -162,7 +163,8 @@ class Outcome:
 
     def record(self) -> dict:
         """The Result JSON with the item's id and how it was judged: one line of `--results`."""
-        return {"id": self.item.id, "retriever": self.retriever, "kind": self.item.kind, **self.result.to_dict(),
+        return {"id": self.item.id, "line": self.item.line, "retriever": self.retriever, "kind": self.item.kind,
+                **self.result.to_dict(),
                 "relevant_ranks": self.ranks, "span@1": self.span, "latency_ms": round(self.seconds * 1000, 2)}
 
 

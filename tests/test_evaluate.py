@@ -108,12 +108,14 @@ def test_malformed_lines_are_reported_with_their_numbers(tmp_path):
         json.dumps({"question": "   ", "expected": []}),
         json.dumps({"question": "Why?", "expected": [], "history": "not a list"}),
         json.dumps({"question": "Who?", "expected": [], "kind": "follow", "history": ["Who was Litvinov?"]}),
+        json.dumps({"id": "ok", "question": "Who?", "expected": [], "kind": None}),
+        json.dumps({"question": "Who?", "expected": [], "kind": 3}),
     ]
     path = tmp_path / "set.jsonl"
     path.write_bytes(b"\xef\xbb\xbf" + "\n".join(lines).encode() + b"\n\xff\xfe\n")  # a BOM, as Notepad saves
     items, skipped = read_items(path)
-    assert [(i.line, i.id, i.answerable) for i in items] == [(1, "ok", True), (9, 9, False)]
-    assert items[1].history == ("Who was Litvinov?",) and items[1].kind == "follow"
+    assert [(i.line, i.id, i.answerable) for i in items] == [(1, "ok", True), (9, 9, False), (10, "ok", False)]
+    assert items[1].history == ("Who was Litvinov?",) and items[1].kind == "follow" and items[2].kind == "other"
     assert [str(s) for s in skipped] == [
         "line 2: not JSON (Expecting property name enclosed in double quotes)",
         'line 4: each line must be a JSON object like {"question": ..., "expected": [...]}',
@@ -121,7 +123,8 @@ def test_malformed_lines_are_reported_with_their_numbers(tmp_path):
         'line 6: "expected" must be a list of non-empty strings ([] when the interview does not answer)',
         "line 7: the question is empty: ask something about the interview",
         "line 8: history must be a list of earlier questions (strings)",
-        "line 10: not UTF-8 text",
+        'line 11: "kind" must be text',
+        "line 12: not UTF-8 text",
     ]
 
 
@@ -156,9 +159,9 @@ def test_eval_command_json_results_and_report(run_rag, tmp_path):
         assert list(figures[name]["by_kind"]) == ["bio", "unanswerable"]
 
     records = [json.loads(line) for line in results.read_text().splitlines()]
-    assert [(r.get("id"), r.get("retriever")) for r in records] == [
-        ("teach", "bm25"), ("teach", "full"), (None, None), ("hike", "bm25"), ("hike", "full"),
-        ("ghost", "bm25"), ("ghost", "full")]
+    assert [(r.get("id"), r.get("line"), r.get("retriever")) for r in records] == [
+        ("teach", 1, "bm25"), ("teach", 1, "full"), (None, None, None), ("hike", 3, "bm25"), ("hike", 3, "full"),
+        ("ghost", 4, "bm25"), ("ghost", 4, "full")]
     assert records[2] == {"error": "line 2: not JSON (Expecting value)"}
     teach = records[1]
     assert set(teach) >= {"question", "abstained", "answers", "query", "reason", "unsure", "confidence",
@@ -194,3 +197,12 @@ def test_unwritable_outputs_are_refused_before_the_run(run_rag, tmp_path):
         done = run_rag("eval", str(questions), option, str(path))
         assert done.returncode == 1 and done.stderr.decode() == f"rag: error: cannot write {message}\n"
         assert done.stdout == b""  # refused before any question was answered
+
+
+def test_an_id_used_twice_is_named_and_both_questions_are_scored(run_rag, tmp_path):
+    questions = tmp_path / "set.jsonl"
+    questions.write_text("".join(json.dumps({"id": "a", "question": q, "expected": ["Litvinov"]}) + "\n"
+                                 for q in ("Who was Litvinov?", "Who was Stalin's foreign commissar?")))
+    done = run_rag("eval", str(questions), "--json")
+    assert done.returncode == 0 and 'rag eval: id "a" is on lines 1, 2' in done.stderr.decode()
+    assert json.loads(done.stdout)["full"]["answerable"] == 2
