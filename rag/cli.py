@@ -11,6 +11,7 @@ import argparse
 import codecs
 import itertools
 import json
+import shlex
 import shutil
 import sys
 import textwrap
@@ -87,8 +88,9 @@ def main(argv: list[str] | None = None) -> int:
     command = Parser(prog=" ".join(filter(None, ("rag", args.command))))  # says errors as the command's own
     if unknown:
         hint = ""
-        if args.command == "ask" and args.question and not any(word.startswith("-") for word in unknown):
-            hint = f'; put the whole question in quotes: rag ask "{" ".join([args.question, *unknown])}"'
+        if (args.command == "ask" and args.question and not args.jsonl
+                and not any(word.startswith("-") for word in unknown)):
+            hint = f"; put the whole question in quotes: rag ask {shlex.quote(' '.join([args.question, *unknown]))}"
         command.error(f"unrecognized arguments: {' '.join(unknown)}{hint}")
     if args.command is None:
         parser.print_help()

@@ -85,10 +85,10 @@ def parse_item(text: str, line: int) -> Item:
     expected = data.get("expected")
     if not isinstance(expected, list) or not all(isinstance(e, str) and normalise(e) for e in expected):
         raise ItemError('"expected" must be a list of non-empty strings ([] when the interview does not answer)')
-    kind = data.get("kind") or "other"  # absent, null or "": one more question of no particular kind
-    if not isinstance(kind, str):
+    kind = data.get("kind")
+    if kind is not None and not isinstance(kind, str):
         raise ItemError('"kind" must be text')
-    kind = kind.strip() or "other"
+    kind = (kind or "").strip() or "other"  # absent, null or "": a question of no particular kind
     try:
         question, history = validate(data["question"], data.get("history") or [], DEPTH)
     except QuestionError as error:

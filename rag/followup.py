@@ -15,10 +15,9 @@ from functools import cache
 REFERRING_TO_PEOPLE = {"he", "him", "his", "she", "her", "hers", "they", "them", "their", "theirs"}
 # ...things, in one shorter than SELF_CONTAINED_WORDS...
 REFERRING = {"it", "its", "that", "this", "those", "these", "former", "latter"}
-# ...and these only in a short question: "what happened there?", "which one?", but "Is there a
-# difference...?", "directed at one nationality", "ok with fascism back then" stand alone.
+# ...and these only in a short question: "what happened there?", "which one?", "were there others?", but
+# "Is there a difference...?", "directed at one nationality", "ok with fascism back then" stand alone.
 SHORT_REFERRING = {"there", "then", "such", "same", "one", "ones", "else", "other", "another"}
-BE = {"is", "was", "were", "are", "be", "been", "isn't", "wasn't", "weren't", "aren't"}  # existential "there"
 LEADING = {"and", "but", "so", "also", "then", "what about", "how about", "why", "why not", "how come",
            "when", "where", "really", "which"}
 # Whole questions that ask to go on with what was said before.
@@ -53,15 +52,10 @@ def needs_context(question: str) -> bool:
     if any(w in REFERRING for w in words):
         return True
     short = len(words) < STANDALONE_WORDS
-    if short and any(w in SHORT_REFERRING and not _existential(words, n) for n, w in enumerate(words)):
+    if short and any(w in SHORT_REFERRING for w in words):
         return True
     opens = words[0] in LEADING or CONTINUING.match(" ".join(words))
     return len(words) < 3 or (short and bool(opens) and len(_own_words(words)) <= 1)
-
-
-def _existential(words: list[str], n: int) -> bool:
-    """True for the "there" of "is there" or "there was", which points at nothing."""
-    return words[n] == "there" and any(0 <= m < len(words) and words[m] in BE for m in (n - 1, n + 1))
 
 
 def standalone_query(question: str, history: Sequence[str]) -> str:

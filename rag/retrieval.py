@@ -28,7 +28,6 @@ from .adapter import QueryAdapter
 from .followup import standalone_query
 from .lexical import LexicalIndex
 from .records import Passage
-from .text import searchable
 
 UNIT_KINDS = ("passage", "passage+context", "sentence", "window")
 SEARCH_ALL_BELOW = 4096  # score every unit exactly for small indexes; past that, the nearest few hundred
@@ -162,7 +161,7 @@ class Retrieval:
     def signals(self, question: str, history: Sequence[str] = ()) -> Signals:
         """Measure a question (searched with the earlier question when it leans on it) against every
         passage and sentence."""
-        query = searchable(standalone_query(question, history))
+        query = standalone_query(question, history)
         dense, sentence_dense = self._dense(query)
         terms = self.lexical.terms(query)  # the sentence index tokenises alike
         idf = self.lexical.idf

@@ -15,8 +15,12 @@ BLANK_LINE = r"\n[ \t\u00a0]*\n"  # a paragraph break; the parser splits documen
 LINK = re.compile(r"\[([^\[\]\n]*)\]\([^)\[\n]*\)")
 MAX_LINK_NESTING = 32  # passes of link-dropping; deeper nesting is an attack, not a document
 WHITESPACE = re.compile(r"\s+")
-HTML_TAG = re.compile(r"</?[A-Za-z][^<>\n]{0,200}>")  # a tag, bounded: "a < b > c" is no tag
-SCRIPT = re.compile(r"<(script|style)\b[^<>]{0,200}>[^<]{0,2000}</\1\s*>", re.IGNORECASE)  # code, not words
+# A tag of an HTML element people paste, bounded: "Who was <Litvinov>?" and "x<y and y>z" are not tags.
+HTML_TAG = re.compile(r"</?(?:a|abbr|b|big|blockquote|body|br|button|center|code|del|div|em|font|form|h[1-6]|head"
+                      r"|hr|html|i|iframe|img|input|ins|kbd|label|li|link|mark|meta|object|ol|p|pre|q|s|script"
+                      r"|small|span|strike|strong|style|sub|sup|svg|table|tbody|td|th|thead|title|tr|tt|u|ul|video)"
+                      r"\b[^<>\n]{0,200}>", re.IGNORECASE)
+SCRIPT = re.compile(r"<(script|style)\b[^<>]{0,200}>.{0,2000}?</\1\s*>", re.IGNORECASE | re.DOTALL)  # code
 # Words that end in a period without ending a sentence.
 ABBREVIATIONS = {"vol", "vols", "no", "nos", "pp", "p", "ed", "eds", "mr", "mrs", "ms", "dr",
                  "prof", "st", "vs", "cf", "e.g", "i.e", "etc", "al", "ch", "fig", "jr", "sr"}

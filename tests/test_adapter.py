@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import rag
-from rag.adapter import AdapterError, QueryAdapter, adapter_for, fit_adapter, load_adapter
+from rag.adapter import AdapterError, QueryAdapter, fit_adapter, load_adapter
 from tests.conftest import CORPUS
 
 THIRD_VOLUME = "Volume 3: Stalin's Great Game"

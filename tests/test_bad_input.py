@@ -76,7 +76,7 @@ def test_any_language_or_symbol_is_answered_or_abstained(engine, question):
     (["ask"], 2, "rag ask: error: give a question"),
     (["ask", "--history", "Who was Litvinov?"], 2, "rag ask: error: give a question"),
     (["ask", "who", "was", "Litvinov"], 2, "rag ask: error: unrecognized arguments: was Litvinov; put the whole "
-                                          'question in quotes: rag ask "who was Litvinov"'),
+                                          "question in quotes: rag ask 'who was Litvinov'"),
     (["frobnicate"], 2, "rag: error: argument COMMAND: invalid choice: 'frobnicate'"),
 ])
 def test_cli_bad_input_is_one_line_and_a_usage_exit(run_rag, args, code, message):

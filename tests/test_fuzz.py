@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 
-from hypothesis import example, HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from rag import QuestionError, Result

@@ -15,6 +15,7 @@ from embeddings.store import FORMAT_VERSION
 
 from .conftest import INDEX_TEXTS, build_index
 
+
 def test_the_packaged_model_loads_offline(encoder, monkeypatch):
     assert resolve_model("all-MiniLM-L6-v2").joinpath("config.json").exists()
     vectors = encoder.encode(["hello there"])

@@ -162,19 +162,29 @@ def test_a_standalone_question_ignores_unrelated_history(engine, question):
 
 
 @pytest.mark.parametrize("question", ["which year?", "why Poland?", "where was the conference?", "what happened there?",
+                                      "Who was there?", "were there others?", "<b>why?</b>",
                                       "what did they want from him, in the end, when all was said and done?"])
 def test_a_short_question_naming_at_most_one_thing_borrows_the_earlier_one(engine, question):
-    assert engine.ask(question, history=["Who was Litvinov?"]).query == f"{question} Who was Litvinov?"
+    from rag.text import searchable
+
+    assert engine.ask(question, history=["Who was Litvinov?"]).query == f"{searchable(question)} Who was Litvinov?"
 
 
 @pytest.mark.parametrize("dressed", ["<b>Who was Litvinov?</b>", "<img src=x onerror=alert(1)> Who was Litvinov?",
-                                     "<script>alert(1)</script>Who was **Litvinov**?"])
+                                     "<script>if (a<b) alert(1)</script>Who was **Litvinov**?"])
 def test_markup_in_a_question_is_not_searched(engine, dressed):
     """The corpus's text has no markup; a question's tags once counted as unknown words and turned an answer
     into a refusal. The question is still given back as typed."""
     plain, result = engine.ask("Who was Litvinov?"), engine.ask(dressed)
-    assert result.question == dressed and result.query == "Who was Litvinov?"
+    assert result.question == dressed and result.query.replace(" ?", "?") == "Who was Litvinov?"
     assert (result.abstained, result.confidence, result.answers) == (plain.abstained, plain.confidence, plain.answers)
+
+
+def test_angle_brackets_that_are_not_html_are_searched_as_typed():
+    from rag.text import searchable
+
+    for question in ("Who was <Litvinov>?", "Was x<y and y>z?", "What about C++ <vector>?"):
+        assert searchable(question) == question
 
 
 def test_baseline_retrievers_rank_without_abstaining(engine):

@@ -22,6 +22,7 @@ from embeddings.store import QUERY_MODEL_FILE, file_sha256
 
 from .conftest import INDEX_TEXTS, REPO, build_index, rag_env
 
+
 def interview_sentences(engine) -> list[str]:
     """Every sentence of the interview, and every interviewer question."""
     sentences = [p.text[start:end] for p in engine.passages for start, end in p.sentences]

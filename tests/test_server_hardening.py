@@ -25,10 +25,9 @@ import pytest
 from gradio.utils import get_upload_folder
 from gradio_client import Client
 
-from rag.config import MAX_QUESTION_CHARS
+from rag.config import MAX_QUESTION_CHARS, MAX_REQUEST_BYTES
 from tests.conftest import CORPUS, REPO, SOURCE, http_ask, listening_addresses
 from ui.app import QUEUE_MAX_SIZE
-from rag.config import MAX_REQUEST_BYTES
 
 QUEUE_DRAIN_SECONDS = 120  # an emptied queue is expected within seconds; the margin is for a loaded machine
 
