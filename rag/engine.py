@@ -14,11 +14,9 @@ from embeddings import Encoder, IndexStore
 from . import config, ranking
 from .adapter import AdapterError, adapter_for
 from .corpus import Corpus, read_corpus
-from .followup import refers_to_nothing
 from .ranking import RETRIEVERS
 from .records import Answer, Passage, Result
 from .retrieval import Retrieval, build_units
-from .text import searchable
 
 NOT_ANSWERED = "The interview does not answer this question."
 UNSURE = "The interview may not answer this question; here is what comes closest."
@@ -76,9 +74,7 @@ class Engine:
         abstention with the closest ones."""
         question, history = validate(question, history, k)
         check_retriever(retriever)
-        # Markup is not searched, and a "<b>why?</b>" is read as the follow-up it is.
-        searched, earlier = searchable(question), [searchable(h) for h in history]
-        signals = self.retrieval.signals(searched, earlier)
+        signals = self.retrieval.signals(question, history)
         scores = ranking.scores(signals, self.retrieval.answerable, retriever)
         ranked = [int(i) for i in np.argsort(-scores, kind="stable")[:k] if np.isfinite(scores[i])]
         abstained = unsure = False
@@ -89,7 +85,7 @@ class Engine:
         answers = [Answer(text=self.passages[i].text, score=float(scores[i]),
                           highlights=ranking.highlight(self.passages[i], i, signals), citation=self.passages[i].citation,
                           passage_id=self.passages[i].id) for i in ranked]
-        lost = retriever == "full" and refers_to_nothing(searched, earlier)  # "what about him?", first in a chat
+        lost = retriever == "full" and signals.points_back_to_nothing  # "what about him?", first in a chat
         if lost:  # nothing was asked, so there is no chance of an answer to estimate
             abstained, unsure, confidence = True, False, None
         reason = NOTHING_BEFORE if lost else NOT_ANSWERED if abstained or not answers else UNSURE if unsure else ""

@@ -25,9 +25,10 @@ from embeddings import Encoder, VectorIndex
 
 from . import answer_type
 from .adapter import QueryAdapter
-from .followup import standalone_query
+from .followup import refers_to_nothing, standalone_query
 from .lexical import LexicalIndex
 from .records import Passage
+from .text import searchable
 
 UNIT_KINDS = ("passage", "passage+context", "sentence", "window")
 SEARCH_ALL_BELOW = 4096  # score every unit exactly for small indexes; past that, the nearest few hundred
@@ -60,6 +61,7 @@ class Signals:
     asked: answer_type.Asked  # the number or date the question asks for, if any
     sentence_tokens: list[dict[str, frozenset[str]]]  # per sentence, its numbers and dates (shared, not copied)
     scope: np.ndarray  # per passage, whether it may answer: a question naming who answers keeps to their documents
+    points_back_to_nothing: bool  # "what about him?" with nothing asked before it: nothing to search for
 
     def sentences_of(self, passage: int) -> tuple[np.ndarray, np.ndarray]:
         """Cosine and BM25 of each sentence of one passage."""
@@ -160,7 +162,9 @@ class Retrieval:
 
     def signals(self, question: str, history: Sequence[str] = ()) -> Signals:
         """Measure a question (searched with the earlier question when it leans on it) against every
-        passage and sentence."""
+        passage and sentence. Markup is not searched, as the corpus's text has none, and is dropped before
+        the question is read: "<b>why?</b>" is the follow-up it would be without it."""
+        question, history = searchable(question), [searchable(h) for h in history]
         query = standalone_query(question, history)
         dense, sentence_dense = self._dense(query)
         terms = self.lexical.terms(query)  # the sentence index tokenises alike
@@ -178,7 +182,8 @@ class Retrieval:
                        unknown_share=sum(weights[t] for t in weights if t not in idf) / total if total else 0.0,
                        sentence_dense=sentence_dense, sentence_lexical=sentence_lexical,
                        sentence_start=self.sentence_start, asked=answer_type.asked(question, query),
-                       sentence_tokens=self.sentence_tokens, scope=self.scope(query))
+                       sentence_tokens=self.sentence_tokens, scope=self.scope(query),
+                       points_back_to_nothing=refers_to_nothing(question, history))
 
     def scope(self, query: str) -> np.ndarray:
         """The passages that may answer: those of the documents where the people the query names answer,

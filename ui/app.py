@@ -105,6 +105,7 @@ def page_title(documents) -> tuple[str, str]:
 def build(engine: Engine) -> gr.Blocks:
     """The page: conversation and question box on the left, the interview itself on the right."""
     title, whose = page_title(engine.corpus.documents)
+    names = render.source_names(engine.corpus.documents)
     with gr.Blocks(title=title, analytics_enabled=False) as app:
         # The conversation lives in the browser: its questions, sent with each new one, are all a
         # follow-up needs. `turns` caches their rendered replies on the server.
@@ -149,8 +150,7 @@ def build(engine: Engine) -> gr.Blocks:
             result = ask_or_explain(engine, message, earlier)
             if earlier and not past:  # the server restarted since the page's last question
                 past = rebuilt(engine, earlier)
-            now = [*past, Turn(message, render.reply(result, render.source_names(engine.corpus.documents)))]
-            now = now[-SHOWN_TURNS:]
+            now = [*past, Turn(message, render.reply(result, names))][-SHOWN_TURNS:]
             box = "" if typed.strip() == message else gr.skip()  # an example leaves what is being typed
             said = f"<p>{escape(render.announcement(result))}</p>"
             return render.conversation(now), [*earlier, message][-KEPT_QUESTIONS:], now, box, said

@@ -26,9 +26,8 @@ class RequestLimits:
     hostile client can make us hold. The page's is its box (at most 100,000 UTF-16 units, sent even when
     over-long, to be refused with its length; a control character is 6 bytes once JSON-escaped) and the 30
     questions it keeps (60,000 units of checked text, at most 3 bytes each in UTF-8): about 790 KB. An API
-    client's is a 2,000-character question and ten
-    earlier ones, 22,000 characters at most 12 bytes each when JSON-escaped (a surrogate pair as two
-    \\uXXXX): 264 KB.
+    client's is a 2,000-character question and ten earlier ones, 22,000 characters at most 12 bytes each
+    when JSON-escaped (a surrogate pair as two \\uXXXX): 264 KB.
     """
 
     def __init__(self, app: ASGIApp, max_body: int = config.MAX_REQUEST_BYTES) -> None:
