@@ -235,17 +235,17 @@ def parse_request(raw: bytes | None) -> dict:
 def format_result(result, bold: bool = False) -> str:
     """The Result for a terminal: each passage wrapped, with its citation, and (`bold`, on a terminal)
     its answering sentences in bold. Lines break only at spaces, so a copied passage stays verbatim."""
-    from .engine import CLOSEST, NOT_ANSWERED, UNSURE
+    from .engine import CLOSEST
 
     width = min(shutil.get_terminal_size((88, 20)).columns, 100)
     lines = []
     if result.abstained:
-        lines.append(result.reason or NOT_ANSWERED)
+        lines.append(result.reason)
         if result.answers:
             lines.append(f"{CLOSEST}:")
         lines.append("")
     elif result.unsure:
-        lines += [result.reason or UNSURE, ""]
+        lines += [result.reason, ""]
     for number, answer in enumerate(result.answers, start=1):
         lines.append(f"[{number}] {answer.citation.label}")
         lines.extend(wrapped(answer.text, answer.highlights if bold else [], width))

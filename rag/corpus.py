@@ -1,8 +1,8 @@
 """Read `corpus/` and parse each document into cited passages.
 
 Any `.txt` or `.md` file is a document; its metadata sits beside it in
-`<name>.meta.json` (title, short_title, publication, date, speakers, interviewer),
-all optional. A document whose paragraphs open with bold speaker labels
+`<name>.meta.json` (title, short_title, publication, date, speakers, interviewer,
+examples), all optional. A document whose paragraphs open with bold speaker labels
 (`**The Postil (TP):**`, then `**TP:**`) is read as an interview: introduction,
 question/answer pairs, closing. Any other is read as headings and paragraphs.
 
@@ -47,6 +47,19 @@ class Corpus:
     @property
     def passages(self) -> list[Passage]:
         return [p for doc in self.documents for p in doc.passages]
+
+    @property
+    def name(self) -> str:
+        """How sentences about the corpus call it: "the interview", "the document" or, once others have joined
+        it in the folder, "the documents"."""
+        if len(self.documents) > 1:
+            return "the documents"
+        return "the interview" if self.documents[0].spoken else "the document"
+
+    @property
+    def examples(self) -> list[str]:
+        """Every document's example questions, in corpus order."""
+        return [question for doc in self.documents for question in doc.examples]
 
 
 @dataclass
@@ -111,6 +124,9 @@ def _read_source(path: Path) -> tuple[str, dict]:
             raise ValueError(f"{meta_path.name} must hold a JSON object")
         if not isinstance(meta.get("speakers") or {}, dict):
             raise ValueError(f'{meta_path.name}: "speakers" must map initials to names, like {{"TP": "The Postil"}}')
+        examples = meta.get("examples") or []
+        if not isinstance(examples, list) or not all(isinstance(q, str) and q.strip() for q in examples):
+            raise ValueError(f'{meta_path.name}: "examples" must be a list of questions, like ["Who was Litvinov?"]')
     return raw.replace("\r\n", "\n").replace("\r", "\n"), meta
 
 
@@ -168,7 +184,7 @@ def parse_document(doc_id: str, raw: str, meta: dict, path: str = "") -> Documen
 
     return Document(id=doc_id, title=title, short_title=short_title, publication=str(meta.get("publication", "")),
                     date=str(meta.get("date", "")), path=path, canonical=builder.canonical(),
-                    passages=tuple(builder.passages))
+                    passages=tuple(builder.passages), examples=tuple(q.strip() for q in meta.get("examples") or ()))
 
 
 def _blocks(raw: str) -> list[Block]:

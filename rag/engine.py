@@ -18,8 +18,6 @@ from .ranking import RETRIEVERS
 from .records import Answer, Passage, Result
 from .retrieval import Retrieval, build_units
 
-NOT_ANSWERED = "The interview does not answer this question."
-UNSURE = "The interview may not answer this question; here is what comes closest."
 NOTHING_BEFORE = "This question points back to something said before, and nothing was asked before it: ask it in full."
 CLOSEST = "Closest passages (not an answer)"  # heads the passages shown with an abstention
 
@@ -68,6 +66,11 @@ class Engine:
         self.retrieval = retrieval
         self.passages: list[Passage] = retrieval.passages
         self.by_id = {p.id: p for p in self.passages}  # a cited passage, found again by its id
+        # The sentences of a refusal and of a warning name the corpus as it is: "The interview does not
+        # answer this question.", or "The documents do not..." once others have joined it.
+        name = corpus.name[0].upper() + corpus.name[1:]
+        self.not_answered = f"{name} {'do' if len(corpus.documents) > 1 else 'does'} not answer this question."
+        self.unsure = f"{name} may not answer this question; here is what comes closest."
 
     def ask(self, question: str, history: Sequence[str] = (), k: int = 3, retriever: str = "full") -> Result:
         """The passages that answer `question`, verbatim and cited (with a warning when they may not), or an
@@ -88,7 +91,8 @@ class Engine:
         lost = retriever == "full" and signals.points_back_to_nothing  # "what about him?", first in a chat
         if lost:  # nothing was asked, so there is no chance of an answer to estimate
             abstained, unsure, confidence = True, False, None
-        reason = NOTHING_BEFORE if lost else NOT_ANSWERED if abstained or not answers else UNSURE if unsure else ""
+        reason = (NOTHING_BEFORE if lost else self.not_answered if abstained or not answers
+                  else self.unsure if unsure else "")
         return Result(question=question, abstained=abstained or not answers, answers=answers, query=signals.query,
                       reason=reason, unsure=unsure, confidence=confidence)
 
@@ -105,12 +109,12 @@ def validate(question: object, history: object, k: object) -> tuple[str, list[st
         raise QuestionError(f"the question must be text, not {'null' if question is None else type(question).__name__}")
     question = question.strip()
     if not question:
-        raise QuestionError("the question is empty: ask something about the interview")
+        raise QuestionError("the question is empty: type a question")
     if len(question) > config.MAX_QUESTION_CHARS:
         raise QuestionError(f"the question is {len(question)} characters long; the limit is {config.MAX_QUESTION_CHARS}")
     _check_characters(question, "the question")
     if not WORD.search(question):  # "???", "🤔🤔": nothing to search for, so no passage is even close
-        raise QuestionError("the question has no words: ask something about the interview in words")
+        raise QuestionError("the question has no words: ask it in words")
     if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= config.MAX_K:
         raise QuestionError(f"k must be a whole number from 1 to {config.MAX_K}, not {k!r}")
     if history is None:

@@ -55,6 +55,12 @@ class Document:
     path: str
     canonical: str  # the source with markup dropped and broken paragraphs joined
     passages: tuple[Passage, ...]
+    examples: tuple[str, ...] = ()  # questions it answers, offered to a reader who does not know where to start
+
+    @property
+    def spoken(self) -> bool:
+        """Whether people speak in it (an interview), rather than it being plain prose."""
+        return any(passage.citation.speaker for passage in self.passages)
 
 
 @dataclass(frozen=True)

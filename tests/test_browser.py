@@ -288,13 +288,11 @@ def test_abstention_reads_as_a_plain_sentence(open_page):
 
 
 def test_an_answer_that_may_miss_is_shown_under_its_warning(open_page, engine):
-    from rag.engine import UNSURE
-
     question = next(q.question for q in our_questions() if not q.history and engine.ask(q.question).unsure)
     page = open_page()
     ask(page, question, 1)
     warning = page.locator("#conversation .reply p.unsure")
-    expect(warning).to_have_text(UNSURE)
+    expect(warning).to_have_text(engine.unsure)
     best = page.locator("#conversation figure.best")
     # The warning is read before the quote.
     assert top_in_page(page, "#conversation .reply p.unsure") < top_in_page(page, "#conversation figure.best")

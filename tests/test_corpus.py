@@ -166,6 +166,8 @@ def test_more_unusable_files_are_skipped_each_with_its_reason(tmp_path):
     (tmp_path / "listmeta.meta.json").write_text('["a"]', encoding="utf-8")
     (tmp_path / "speakers.txt").write_text("Words here.", encoding="utf-8")
     (tmp_path / "speakers.meta.json").write_text('{"speakers": ["TP"]}', encoding="utf-8")
+    (tmp_path / "examples.txt").write_text("Words here.", encoding="utf-8")
+    (tmp_path / "examples.meta.json").write_text('{"examples": "Who was Litvinov?"}', encoding="utf-8")
     (tmp_path / "folder.txt").mkdir()
     corpus = read_corpus(tmp_path)
     assert [d.id for d in corpus.documents] == ["good"]
@@ -173,6 +175,7 @@ def test_more_unusable_files_are_skipped_each_with_its_reason(tmp_path):
         "skipped badmeta.txt: badmeta.meta.json is not valid JSON (Expecting property name enclosed in double "
         "quotes: line 1 column 2 (char 1))",
         "skipped blank.txt: no text in it",
+        'skipped examples.txt: examples.meta.json: "examples" must be a list of questions, like ["Who was Litvinov?"]',
         "skipped listmeta.txt: listmeta.meta.json must hold a JSON object",
         "skipped markup.md: no text in it",
         'skipped speakers.txt: speakers.meta.json: "speakers" must map initials to names, like {"TP": "The Postil"}',

@@ -121,7 +121,7 @@ def test_malformed_lines_are_reported_with_their_numbers(tmp_path):
         'line 4: each line must be a JSON object like {"question": ..., "expected": [...]}',
         'line 5: no "question" key',
         'line 6: "expected" must be a list of non-empty strings ([] when the interview does not answer)',
-        "line 7: the question is empty: ask something about the interview",
+        "line 7: the question is empty: type a question",
         "line 8: history must be a list of earlier questions (strings)",
         'line 11: "kind" must be text',
         "line 12: not UTF-8 text",

@@ -101,11 +101,9 @@ def test_the_plain_questions_a_reader_asks_first_are_answered(engine):
     """The page's own examples and the plainest questions about the interview. Aggregate figures can
     improve while these fail: a question-style model that refused more unanswerable questions by
     file (0.561 against 0.488) refused "Who was Litvinov?" and "Where does Carley teach?"."""
-    from ui.app import EXAMPLES
-
     plain = ["Where does Carley teach?", "Who is Michael Jabara Carley?", "What books has Carley written?",
              "What is collective security?", "What was the Rapallo policy?", "What is NKID?"]
-    refused = [q for q in (*EXAMPLES, *plain) if engine.ask(q).abstained]
+    refused = [q for q in (*engine.corpus.examples, *plain) if engine.ask(q).abstained]
     assert not refused
 
 
@@ -295,3 +293,26 @@ def test_a_question_naming_an_interviewee_keeps_to_their_interview(two_interview
     assert two_interviews.ask("Who is Michael Jabara Carley?").answers[0].citation.section == "introduction"
     unnamed = two_interviews.ask("Why did the steam engine last so long?")  # names nobody: every document
     assert unnamed.answers[0].citation.doc == "voss-interview-2021"
+
+
+def test_with_several_documents_a_refusal_speaks_of_them_all_and_every_document_offers_its_examples(
+        two_interviews, tmp_path):
+    """The refusal once said "The interview does not answer" with two interviews in the folder, and the page
+    offered the Carley interview's questions whatever the corpus held."""
+    import json
+
+    import rag
+    from tests.conftest import CORPUS
+
+    refused = two_interviews.ask("What is the capital of Australia?")
+    assert refused.abstained and refused.reason == "The documents do not answer this question."
+    assert two_interviews.unsure == "The documents may not answer this question; here is what comes closest."
+    carley = json.loads((CORPUS / "carley-interview-2022.meta.json").read_text(encoding="utf-8"))["examples"]
+    assert two_interviews.corpus.examples == carley  # the second interview has no sidecar: no examples
+
+    (tmp_path / "voss.md").write_text(SECOND_INTERVIEW, encoding="utf-8")
+    (tmp_path / "voss.meta.json").write_text(json.dumps({"examples": [" Why did steam last so long? "]}))
+    alone = rag.load(tmp_path, index_dir=tmp_path / ".index", notice=lambda message: None)
+    assert alone.corpus.examples == ["Why did steam last so long?"]
+    assert not alone.ask(alone.corpus.examples[0]).abstained
+    assert alone.ask("What is the capital of Australia?").reason == "The interview does not answer this question."

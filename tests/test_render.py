@@ -82,15 +82,13 @@ def test_abstention_says_so_and_marks_passages_as_closest_not_answers(engine, na
 
 
 def test_an_answer_that_may_miss_says_so_above_the_quote(engine, names):
-    from rag.engine import UNSURE
-
     result = engine.ask("How many divisions could the Red Army mobilise at once?")
     result = dataclasses.replace(result, abstained=False, unsure=False, reason="")
     sure = render.reply(result, names)
     assert 'data-unsure="false"' in sure and 'class="unsure"' not in sure
-    html = render.reply(dataclasses.replace(result, unsure=True, reason=UNSURE), names)
+    html = render.reply(dataclasses.replace(result, unsure=True, reason=engine.unsure), names)
     assert 'data-unsure="true"' in html and 'data-abstained="false"' in html
-    assert inner(html, "p")[0] == UNSURE
+    assert inner(html, "p")[0] == "The interview may not answer this question; here is what comes closest."
     assert html.index('class="unsure"') < html.index("<blockquote") and "<mark>" in html  # still the best quote
 
 
@@ -142,21 +140,20 @@ def test_a_documents_headings_are_shown_as_headings():
 
 
 def test_the_page_is_titled_after_its_corpus(engine, tmp_path):
-    from rag.corpus import parse_document
+    from rag.corpus import Corpus, parse_document
     from ui.app import page_title
 
     notes = parse_document("notes", "# Railway notes\n\nSteam lasted long in Britain.\n", {})
-    assert page_title(engine.corpus.documents) == ("Ask the Carley interview", "the interview's")
-    assert page_title([notes]) == ("Ask the Railway notes", "the document's")
-    assert page_title([*engine.corpus.documents, notes]) == ("Ask the documents", "the documents'")
+    assert page_title(engine.corpus) == ("Ask the Carley interview", "the interview's")
+    assert page_title(Corpus([notes])) == ("Ask the Railway notes", "the document's")
+    assert page_title(Corpus([*engine.corpus.documents, notes])) == ("Ask the documents", "the documents'")
 
 
 def test_the_announcement_is_the_refusal_or_where_the_answer_stands_and_what_it_says(engine):
-    from rag.engine import NOT_ANSWERED, UNSURE
-
     answered = engine.ask("How many divisions could the Red Army mobilise at once?")
     best = answered.answers[0]
     said = render.announcement(answered)
     assert said.startswith(f"{best.citation.label}: ") and "the Red Army could at once mobilise 100 divisions" in said
-    assert render.announcement(dataclasses.replace(answered, unsure=True, reason=UNSURE)).startswith(f"{UNSURE} ")
-    assert render.announcement(engine.ask("What is the capital of Australia?")) == NOT_ANSWERED
+    warned = dataclasses.replace(answered, unsure=True, reason=engine.unsure)
+    assert render.announcement(warned).startswith(f"{engine.unsure} {best.citation.label}: ")
+    assert render.announcement(engine.ask("What is the capital of Australia?")) == engine.not_answered

@@ -19,17 +19,13 @@ from starlette.middleware import Middleware
 
 from rag import Engine, QuestionError, Result, load
 from rag.config import MAX_HISTORY, MAX_QUESTION_CHARS
+from rag.corpus import Corpus
 from rag.engine import validate
 
 from . import limits, render, style
 from .render import Turn
 
-EXAMPLES = (
-    "Where does Professor Carley teach?",
-    "Who was Litvinov?",
-    "What was the role of Britain and France?",
-    "How did Poland view Hitler?",
-)
+SHOWN_EXAMPLES = 4  # example questions offered on an empty page: the corpus's first (see corpus/*.meta.json)
 # Queue: every event that touches the engine shares one concurrency group. Two at a
 # time matches the two cores an answer can use (concurrent `Engine.ask` calls were
 # checked to give identical results); an answer takes tens of milliseconds, so 20
@@ -92,19 +88,18 @@ def still_askable(stored: object) -> list[str]:
     return kept
 
 
-def page_title(documents) -> tuple[str, str]:
+def page_title(corpus: Corpus) -> tuple[str, str]:
     """The page's title and whose words it quotes: "Ask the Carley interview", or, once other documents
     have joined it in the corpus folder, "Ask the documents"."""
-    if len(documents) > 1:
+    if len(corpus.documents) > 1:
         return "Ask the documents", "the documents'"
-    (document,) = documents
-    spoken = any(passage.citation.speaker for passage in document.passages)
-    return f"Ask the {document.short_title}", "the interview's" if spoken else "the document's"
+    return f"Ask the {corpus.documents[0].short_title}", f"{corpus.name}'s"
 
 
 def build(engine: Engine) -> gr.Blocks:
     """The page: conversation and question box on the left, the interview itself on the right."""
-    title, whose = page_title(engine.corpus.documents)
+    title, whose = page_title(engine.corpus)
+    examples_offered = engine.corpus.examples[:SHOWN_EXAMPLES]
     names = render.source_names(engine.corpus.documents)
     with gr.Blocks(title=title, analytics_enabled=False) as app:
         # The conversation lives in the browser: its questions, sent with each new one, are all a
@@ -123,8 +118,9 @@ def build(engine: Engine) -> gr.Blocks:
                 # Read out by screen readers when a reply arrives; hidden from sight (the reply is above).
                 status = gr.HTML("", elem_id="status", js_on_load=style.LIVE_REGION_JS)
                 with gr.Row(elem_id="examples") as examples:
-                    buttons = [gr.Button(q, size="sm", variant="secondary", min_width=120) for q in EXAMPLES]
-                question = gr.Textbox(label="Your question", show_label=False, placeholder="Ask about the interview…",
+                    buttons = [gr.Button(q, size="sm", variant="secondary", min_width=120) for q in examples_offered]
+                question = gr.Textbox(label="Your question", show_label=False,
+                                      placeholder=f"Ask about {engine.corpus.name}…",
                                       elem_id="question", max_length=BOX_MAX_CHARS, submit_btn="Ask", autofocus=True)
                 new = gr.Button("New conversation", size="sm", variant="secondary", elem_id="new-conversation")
             with gr.Column(scale=2, min_width=300, elem_id="source-panel"):
@@ -183,7 +179,7 @@ def build(engine: Engine) -> gr.Blocks:
         unlock = dict(fn=unlocked, inputs=asked, outputs=controls, queue=False, **quiet)
         sending = [question.submit(**lock).then(take, inputs=question, outputs=sent, **quiet)]  # queued: for gr.Warning
         sending += [button.click(**lock).then(partial(take, text), outputs=sent, **quiet)
-                    for button, text in zip(buttons, EXAMPLES)]
+                    for button, text in zip(buttons, examples_offered)]
         for chain in sending:
             chain.then(**answer).then(**unlock).then(None, js=REFOCUS_JS, **private)
         question.change(None, inputs=question, outputs=draft, js="(text) => text || ' '", queue=False,
@@ -237,7 +233,7 @@ def serve(host: str = "127.0.0.1", port: int = 7860) -> int:
     started = time.monotonic()
     print("loading the index and model…", file=sys.stderr, flush=True)
     engine = load()
-    engine.ask(EXAMPLES[0])  # loads the encoder now rather than on the first visitor's question
+    engine.ask("What is this about?")  # loads the encoder now rather than on the first visitor's question
     app = build(engine)
     app.launch(server_name=host, server_port=port, share=False, quiet=True, prevent_thread_lock=True,
                show_error=True, footer_links=["api"], run_history=False, ssr_mode=False, mcp_server=False,

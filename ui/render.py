@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from html import escape
 
-from rag.engine import CLOSEST, NOT_ANSWERED, UNSURE
+from rag.engine import CLOSEST
 from rag.records import Answer, Citation, Document, Result
 
 
@@ -101,14 +101,14 @@ def reply(result: Result, names: Mapping[str, str]) -> str:
     `names` maps document ids to the short names citations show (see `source_names`).
     """
     if result.abstained or not result.answers:
-        parts = [f'<p class="not-answered">{escape(result.reason or NOT_ANSWERED)}</p>']
+        parts = [f'<p class="not-answered">{escape(result.reason)}</p>']
         if result.answers:
             closest = "".join(quote_html(a, names, highlight=False, css="closest") for a in result.answers)
             parts.append(f'<details class="others closest-group"><summary>{CLOSEST}: {len(result.answers)}'
                          f'</summary>{closest}</details>')
         return f'<div class="reply abstained" data-abstained="true" data-unsure="false">{"".join(parts)}</div>'
     best, others = result.answers[0], result.answers[1:]
-    parts = [f'<p class="unsure">{escape(result.reason or UNSURE)}</p>'] if result.unsure else []
+    parts = [f'<p class="unsure">{escape(result.reason)}</p>'] if result.unsure else []
     parts.append(quote_html(best, names, highlight=True, css="best"))
     if others:
         noun = "passage" if len(others) == 1 else "passages"
@@ -122,7 +122,7 @@ def announcement(result: Result) -> str:
     """What a screen reader says when a reply arrives: the refusal, or the warning, then where the best
     passage stands and its highlighted sentences (the whole conversation is not read again)."""
     if result.abstained or not result.answers:
-        return result.reason or NOT_ANSWERED
+        return result.reason
     best = result.answers[0]
     said = " ".join(best.text[start:end] for start, end in best.highlights) or best.text
     return " ".join(filter(None, (result.reason if result.unsure else "", f"{best.citation.label}: {said}")))
