@@ -247,3 +247,34 @@ def test_a_conversation_kept_in_the_browser_comes_back_without_what_cannot_be_as
     from ui.app import still_askable
 
     assert still_askable(stored) == kept
+
+
+def test_a_fault_of_the_server_is_told_in_one_plain_sentence_and_logged_in_full(engine, capfd):
+    """A damaged index file or model fails deep inside the engine; its raw message (paths, internals) once
+    reached the caller. It is logged, and the caller is told plainly; the page is served as ever."""
+    import copy
+
+    from gradio_client.exceptions import AppError
+
+    from rag.measure import free_port
+    from ui.app import FAILED, build, launch
+
+    def fail(*args, **kwargs):
+        raise OSError("read error in /srv/private/index.faiss")
+
+    broken = copy.copy(engine)
+    broken.ask = fail
+    port = free_port()
+    app = launch(build(broken), "127.0.0.1", port)
+    try:
+        client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+        for endpoint, arguments in (("/ask", ["Who was Litvinov?"]), ("/chat", ["Who was Litvinov?", []])):
+            with pytest.raises(AppError) as raised:
+                client.predict(*arguments, api_name=endpoint)
+            assert str(raised.value) == FAILED
+        status, page = request(f"http://127.0.0.1:{port}/", "GET", "/")
+        assert status == 200 and b"Ask the Carley interview" in page
+    finally:
+        app.close()
+    log = capfd.readouterr().err
+    assert "Traceback" in log and "OSError: read error in /srv/private/index.faiss" in log

@@ -11,6 +11,7 @@ import ipaddress
 import socket
 import sys
 import time
+import traceback
 from functools import partial
 from html import escape
 
@@ -55,12 +56,20 @@ BOX_MAX_CHARS = 50 * MAX_QUESTION_CHARS
 REFOCUS_JS = "() => document.querySelector('#question textarea')?.focus()"
 
 
+FAILED = "Something went wrong on the server while answering this question (its log has the details); try again."
+
+
 def ask_or_explain(engine: Engine, question, history, k: int = 3) -> Result:
-    """Engine.ask, with bad input turned into a gr.Error the caller sees as a plain message."""
+    """Engine.ask, with bad input turned into a gr.Error the caller sees as a plain message. A fault of ours (a
+    damaged index file, say) is logged here in full and told to the caller in one sentence: its message may
+    hold paths or internals, which are not the caller's business."""
     try:
         return engine.ask(question, history=history, k=k)
     except QuestionError as error:
         raise gr.Error(str(error), print_exception=False) from None
+    except Exception:
+        traceback.print_exc()
+        raise gr.Error(FAILED, print_exception=False) from None
 
 
 def chat_reply(engine: Engine, message, history) -> str:
@@ -224,6 +233,16 @@ def check_port(host: str, port: int) -> None:
         raise OSError(f"cannot serve on {host} port {port}: {reason}") from None
 
 
+def launch(app: gr.Blocks, host: str, port: int) -> gr.Blocks:
+    """Start serving `app` in the background. `show_error` passes on the messages of Gradio's own checks of an
+    API call's arguments; the app's own faults are told plainly (`ask_or_explain`)."""
+    app.launch(server_name=host, server_port=port, share=False, quiet=True, prevent_thread_lock=True,
+               show_error=True, footer_links=["api"], run_history=False, ssr_mode=False, mcp_server=False,
+               pwa=False, theme=style.THEME, css=style.CSS, blocked_paths=limits.blocked_paths(),
+               app_kwargs={"middleware": [Middleware(limits.RequestLimits)]})
+    return app
+
+
 def serve(host: str = "127.0.0.1", port: int = 7860) -> int:
     """Load the engine, warm it, then serve the page and API until interrupted."""
     if not is_loopback(host):
@@ -234,11 +253,7 @@ def serve(host: str = "127.0.0.1", port: int = 7860) -> int:
     print("loading the index and model…", file=sys.stderr, flush=True)
     engine = load()
     engine.ask("What is this about?")  # loads the encoder now rather than on the first visitor's question
-    app = build(engine)
-    app.launch(server_name=host, server_port=port, share=False, quiet=True, prevent_thread_lock=True,
-               show_error=True, footer_links=["api"], run_history=False, ssr_mode=False, mcp_server=False,
-               pwa=False, theme=style.THEME, css=style.CSS, blocked_paths=limits.blocked_paths(),
-               app_kwargs={"middleware": [Middleware(limits.RequestLimits)]})
+    app = launch(build(engine), host, port)
     # "0.0.0.0" is only compared here, to print a URL a browser can open: no bind (hence the noqa)
     shown = "127.0.0.1" if host in ("0.0.0.0", "") else f"[{host}]" if ":" in host else host  # noqa: S104
     url = f"http://{shown}:{port}/"
