@@ -68,7 +68,7 @@ class Engine:
         self.by_id = {p.id: p for p in self.passages}  # a cited passage, found again by its id
         # The sentences of a refusal and of a warning name the corpus as it is: "The interview does not
         # answer this question.", or "The documents do not..." once others have joined it.
-        name = corpus.name[0].upper() + corpus.name[1:]
+        name = corpus.name.capitalize()
         self.not_answered = f"{name} {'do' if len(corpus.documents) > 1 else 'does'} not answer this question."
         self.unsure = f"{name} may not answer this question; here is what comes closest."
 

@@ -330,6 +330,22 @@ def test_quiet_text_is_readable_and_the_focused_box_shows_its_focus(open_page):
     expect(page.get_by_role("textbox", name="Your question")).to_be_visible()
 
 
+def test_the_interview_beside_the_chat_is_a_named_region_the_keyboard_can_scroll(open_page):
+    """The source panel scrolls by itself; it took focus as an unnamed box, or not at all."""
+    page = open_page()
+    panel = page.get_by_role("region", name="The interview")
+    expect(panel).to_be_visible()
+    page.locator("#new-conversation").focus()
+    for _ in range(5):  # the panel comes after the chat's controls
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.id") == "source-panel":
+            break
+    assert page.evaluate("document.activeElement.id") == "source-panel"
+    before = panel.evaluate("e => e.scrollTop")
+    page.keyboard.press("PageDown")
+    page.wait_for_function("(before) => document.getElementById('source-panel').scrollTop > before", arg=before)
+
+
 @pytest.mark.parametrize(("width", "height"), [(1366, 900), (1920, 1080)])
 def test_a_fresh_page_fits_a_desktop_window_centred_and_unscrolled(open_page, width, height):
     """The interview beside the chat once made the page a little taller than the window, and the

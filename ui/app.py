@@ -133,7 +133,8 @@ def build(engine: Engine) -> gr.Blocks:
                                       elem_id="question", max_length=BOX_MAX_CHARS, submit_btn="Ask", autofocus=True)
                 new = gr.Button("New conversation", size="sm", variant="secondary", elem_id="new-conversation")
             with gr.Column(scale=2, min_width=300, elem_id="source-panel"):
-                gr.HTML(render.source(engine.corpus.documents), elem_id="source")
+                gr.HTML(render.source(engine.corpus.documents), elem_id="source",
+                        js_on_load=style.source_region_js(engine.corpus.name.capitalize()))
 
         def take(message: str):
             """The question, checked before it is answered: one the engine would refuse stays in the box, with

@@ -4,6 +4,8 @@ Fonts are the reader's own (no font CDN: the page loads nothing from elsewhere).
 Colours come from the theme's variables, so dark mode follows the system.
 """
 
+import json
+
 import gradio as gr
 
 # Clicking a citation shows its passage in place in the source panel, marked. Beside the chat the
@@ -32,6 +34,13 @@ element.addEventListener('click', (event) => {
 # The reply's summary for screen readers: a polite live region (the HTML component's own element, which
 # stays in the page while its text changes: a region added with its text is not read out).
 LIVE_REGION_JS = "element.setAttribute('role', 'status'); element.setAttribute('aria-live', 'polite');"
+
+
+def source_region_js(name: str) -> str:
+    """The source panel scrolls by itself, so it must take keyboard focus (to scroll it with the arrow keys);
+    focused, it is a region named after what it holds ("The interview"), not an unnamed box."""
+    return (f"const panel = document.getElementById('source-panel'); panel.tabIndex = 0; "
+            f"panel.setAttribute('role', 'region'); panel.setAttribute('aria-label', {json.dumps(name)});")
 
 CSS = """
 /* Gradio hides the container's overflow, which makes it a scroll box that never scrolls and pins
