@@ -249,21 +249,25 @@ def test_a_conversation_kept_in_the_browser_comes_back_without_what_cannot_be_as
     assert still_askable(stored) == kept
 
 
-def test_a_fault_of_the_server_is_told_in_one_plain_sentence_and_logged_in_full(engine, capfd):
-    """A damaged index file or model fails deep inside the engine; its raw message (paths, internals) once
-    reached the caller. It is logged, and the caller is told plainly; the page is served as ever."""
+def test_a_fault_of_the_server_is_told_in_one_plain_sentence_and_logged_in_full(engine, capfd, monkeypatch):
+    """A fault deep inside the engine, or in drawing the reply, once reached the caller as the exception's raw
+    message (paths, internals). It is logged, and the caller is told plainly; the server goes on serving."""
     import copy
 
     from gradio_client.exceptions import AppError
 
     from rag.measure import free_port
+    from ui import render
     from ui.app import FAILED, build, launch
 
     def fail(*args, **kwargs):
         raise OSError("read error in /srv/private/index.faiss")
 
+    def ask_failing_on_litvinov(question, *args, **kwargs):
+        return fail() if question == "Who was Litvinov?" else engine.ask(question, *args, **kwargs)
+
     broken = copy.copy(engine)
-    broken.ask = fail
+    broken.ask = ask_failing_on_litvinov
     port = free_port()
     app = launch(build(broken), "127.0.0.1", port)
     try:
@@ -272,9 +276,15 @@ def test_a_fault_of_the_server_is_told_in_one_plain_sentence_and_logged_in_full(
             with pytest.raises(AppError) as raised:
                 client.predict(*arguments, api_name=endpoint)
             assert str(raised.value) == FAILED
+        with monkeypatch.context() as patch:
+            patch.setattr(render, "reply", fail)
+            with pytest.raises(AppError) as raised:
+                client.predict("Where does Professor Carley teach?", [], api_name="/chat")
+            assert str(raised.value) == FAILED
+        assert client.predict("Where does Professor Carley teach?", api_name="/ask")["answers"]
         status, page = request(f"http://127.0.0.1:{port}/", "GET", "/")
         assert status == 200 and b"Ask the Carley interview" in page
     finally:
         app.close()
     log = capfd.readouterr().err
-    assert "Traceback" in log and "OSError: read error in /srv/private/index.faiss" in log
+    assert log.count("OSError: read error in /srv/private/index.faiss") == 3 and "Traceback" in log

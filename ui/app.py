@@ -12,13 +12,14 @@ import socket
 import sys
 import time
 import traceback
-from functools import partial
+from collections.abc import Callable
+from functools import partial, wraps
 from html import escape
 
 import gradio as gr
 from starlette.middleware import Middleware
 
-from rag import Engine, QuestionError, Result, load
+from rag import Engine, QuestionError, load
 from rag.config import MAX_HISTORY, MAX_QUESTION_CHARS
 from rag.corpus import Corpus
 from rag.engine import validate
@@ -59,28 +60,29 @@ REFOCUS_JS = "() => document.querySelector('#question textarea')?.focus()"
 FAILED = "Something went wrong on the server while answering this question (its log has the details); try again."
 
 
-def ask_or_explain(engine: Engine, question, history, k: int = 3) -> Result:
-    """Engine.ask, with bad input turned into a gr.Error the caller sees as a plain message. A fault of ours (a
-    damaged index file, say) is logged here in full and told to the caller in one sentence: its message may
-    hold paths or internals, which are not the caller's business."""
-    try:
-        return engine.ask(question, history=history, k=k)
-    except QuestionError as error:
-        raise gr.Error(str(error), print_exception=False) from None
-    except Exception:
-        traceback.print_exc()
-        raise gr.Error(FAILED, print_exception=False) from None
+def explained(handler: Callable) -> Callable:
+    """A page or API handler whose failures reach the caller as one plain sentence: bad input as what to fix;
+    a fault of ours as FAILED, its details (which may name paths or internals) logged here in full."""
+
+    @wraps(handler)
+    def answering(*args, **kwargs):
+        try:
+            return handler(*args, **kwargs)
+        except QuestionError as error:
+            raise gr.Error(str(error), print_exception=False) from None
+        except gr.Error:
+            raise
+        except Exception:
+            traceback.print_exc()
+            raise gr.Error(FAILED, print_exception=False) from None
+
+    return answering
 
 
-def chat_reply(engine: Engine, message, history) -> str:
-    """The reply HTML for a message, exactly as the page shows it."""
-    return render.reply(ask_or_explain(engine, message, history), render.source_names(engine.corpus.documents))
-
-
-def rebuilt(engine: Engine, asked: list[str]) -> list[Turn]:
+def rebuilt(engine: Engine, asked: list[str], names: dict[str, str]) -> list[Turn]:
     """The conversation's last turns, answered again from its questions, each with the questions before it."""
     first = max(0, len(asked) - SHOWN_TURNS)
-    return [Turn(q, chat_reply(engine, q, asked[:i])) for i, q in enumerate(asked) if i >= first]
+    return [Turn(q, render.reply(engine.ask(q, asked[:i]), names)) for i, q in enumerate(asked) if i >= first]
 
 
 def still_askable(stored: object) -> list[str]:
@@ -149,24 +151,26 @@ def build(engine: Engine) -> gr.Blocks:
                 return ""
             return message.strip()
 
+        @explained
         def on_ask(message: str, earlier: list[str], past: list[Turn], typed: str):
             if not message:
                 return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
             earlier = still_askable(earlier)
-            result = ask_or_explain(engine, message, earlier)
+            result = engine.ask(message, earlier)
             if earlier and not past:  # the server restarted since the page's last question
-                past = rebuilt(engine, earlier)
+                past = rebuilt(engine, earlier, names)
             now = [*past, Turn(message, render.reply(result, names))][-SHOWN_TURNS:]
             box = "" if typed.strip() == message else gr.skip()  # an example leaves what is being typed
             said = f"<p>{escape(render.announcement(result))}</p>"
             return render.conversation(now), [*earlier, message][-KEPT_QUESTIONS:], now, box, said
 
+        @explained
         def on_load(earlier: list[str]):
             """A reloaded page: the conversation shown again."""
             earlier = still_askable(earlier)
             if not earlier:
                 return gr.skip(), gr.skip(), gr.skip()
-            now = rebuilt(engine, earlier)
+            now = rebuilt(engine, earlier, names)
             return render.conversation(now), now, gr.Row(visible=False)
 
         def on_new():
@@ -200,13 +204,15 @@ def build(engine: Engine) -> gr.Blocks:
         app.load(on_load, inputs=asked, outputs=[conversation, turns, examples], concurrency_id=ENGINE_GROUP, **private)
         new.click(on_new, outputs=[conversation, asked, turns, examples], queue=False, **private)
 
+        @explained
         def ask(question: str, k: int = 3, history: list[str] = []) -> dict:  # noqa: B006 - never mutated
             """The passages that answer the question, verbatim and cited: the Result JSON of `rag ask --json`."""
-            return ask_or_explain(engine, question, history, k).to_dict()
+            return engine.ask(question, history=history, k=k).to_dict()
 
+        @explained
         def chat(message: str, history: list[str] = []) -> str:  # noqa: B006 - never mutated
             """The reply the chat page shows for `message`, as HTML; `history` holds the earlier questions."""
-            return chat_reply(engine, message, history)
+            return render.reply(engine.ask(message, history), names)
 
         gr.api(ask, api_name="ask", concurrency_id=ENGINE_GROUP)
         gr.api(chat, api_name="chat", concurrency_id=ENGINE_GROUP)
@@ -236,7 +242,7 @@ def check_port(host: str, port: int) -> None:
 
 def launch(app: gr.Blocks, host: str, port: int) -> gr.Blocks:
     """Start serving `app` in the background. `show_error` passes on the messages of Gradio's own checks of an
-    API call's arguments; the app's own faults are told plainly (`ask_or_explain`)."""
+    API call's arguments; the app's own faults are told plainly (`explained`)."""
     app.launch(server_name=host, server_port=port, share=False, quiet=True, prevent_thread_lock=True,
                show_error=True, footer_links=["api"], run_history=False, ssr_mode=False, mcp_server=False,
                pwa=False, theme=style.THEME, css=style.CSS, blocked_paths=limits.blocked_paths(),
