@@ -51,8 +51,9 @@ class Manifest:
     format_version: int
     model: str
     dim: int
-    corpus_hash: str
-    texts_hash: str  # what was embedded, in order: changes when the corpus or the unit recipe does
+    # What was embedded, in order: changes when the corpus's text or the unit recipe does, and only then (a
+    # document's title or example questions in its meta.json are not embedded, so editing them keeps the index).
+    texts_hash: str
     count: int  # vectors in the index
     passages: int  # passages they belong to
     built_at: str
@@ -62,6 +63,10 @@ class Manifest:
     query_model_sha256: str = ""
     query_model_bytes: int = 0
     query_model_source: str = ""  # model_fingerprint() of the model files it was exported from
+
+
+# Read by name, so a manifest written with fields since dropped (its corpus hash) still loads.
+MANIFEST_FIELDS = tuple(Manifest.__dataclass_fields__)
 
 
 @dataclass
@@ -159,11 +164,12 @@ class IndexStore:
 
     def read_manifest(self) -> Manifest | None:
         try:
-            return Manifest(**json.loads(self.manifest_path.read_text(encoding="utf-8")))
+            data = json.loads(self.manifest_path.read_text(encoding="utf-8"))
+            return Manifest(**{name: data[name] for name in MANIFEST_FIELDS if name in data})
         except (OSError, ValueError, TypeError):
             return None
 
-    def problem(self, *, model: str, corpus_hash: str, texts: list[str]) -> str | None:
+    def problem(self, *, model: str, texts: list[str]) -> str | None:
         """Why the index on disk can't serve these texts with this model, or None when it may (see `_ready`)."""
         manifest = self.read_manifest()
         if manifest is None:
@@ -172,7 +178,7 @@ class IndexStore:
             return f"it has format {manifest.format_version}, this code needs {FORMAT_VERSION}"
         if manifest.model != model:
             return f"it was built with model {manifest.model}, the setting is {model}"
-        if manifest.corpus_hash != corpus_hash or manifest.texts_hash != texts_hash(texts):
+        if manifest.texts_hash != texts_hash(texts):
             return "the corpus changed"
         damage = file_problem("the index file", self.index_path, manifest.index_bytes, manifest.index_sha256)
         return damage or self.query_model_problem(manifest)
@@ -184,12 +190,12 @@ class IndexStore:
         return file_problem("the ONNX query encoder", self.query_model_path, manifest.query_model_bytes,
                             manifest.query_model_sha256)
 
-    def load_or_build(self, *, encoder: Encoder, corpus_hash: str, texts: list[str], passages: int,
+    def load_or_build(self, *, encoder: Encoder, texts: list[str], passages: int,
                       rebuild: bool = False) -> VectorIndex:
         """The index for exactly these texts, built (and saved) first when needed."""
         if not texts:
             raise IndexStoreError("nothing to index: no passage in the corpus can be an answer")
-        wanted = dict(model=encoder.name, corpus_hash=corpus_hash, texts=texts)
+        wanted = dict(model=encoder.name, texts=texts)
         index, problem = (None, "rebuild requested") if rebuild else self._ready(encoder, wanted)
         if index is not None:
             return index
@@ -200,7 +206,7 @@ class IndexStore:
                     return index
             self._remove_leftovers()
             self.notice(f"building the index ({problem}): {len(texts)} texts with {encoder.name}")
-            index = self._build(encoder, corpus_hash, texts, passages, keep_query_model=not rebuild)
+            index = self._build(encoder, texts, passages, keep_query_model=not rebuild)
             if self._attach(encoder, index) is not None:
                 raise IndexStoreError(f"the index built in {self.directory} does not match its own query encoder")
             return index
@@ -238,7 +244,7 @@ class IndexStore:
             return None
         return VectorIndex(faiss_index, manifest)
 
-    def _build(self, encoder: Encoder, corpus_hash: str, texts: list[str], passages: int,
+    def _build(self, encoder: Encoder, texts: list[str], passages: int,
                keep_query_model: bool) -> VectorIndex:
         import faiss
 
@@ -254,7 +260,7 @@ class IndexStore:
             os.replace(tmp, self.index_path)
         query_model = self._query_model(encoder, previous)
         manifest = Manifest(format_version=FORMAT_VERSION, model=encoder.name, dim=int(vectors.shape[1]),
-                            corpus_hash=corpus_hash, texts_hash=texts_hash(texts), count=len(texts),
+                            texts_hash=texts_hash(texts), count=len(texts),
                             passages=passages, built_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                             index_sha256=digest, index_bytes=size, **query_model)
         with self._temporary(MANIFEST_FILE) as tmp:

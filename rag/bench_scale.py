@@ -41,7 +41,7 @@ def build(workdir: Path, pieces_path: Path) -> dict:
     composer = Composer(list(data["pieces"]), data["vectors"], name)
     started = time.perf_counter()
     store = IndexStore(workdir / "index", notice=lambda message: None)
-    index = store.load_or_build(encoder=composer, corpus_hash=corpus.content_hash, texts=texts,
+    index = store.load_or_build(encoder=composer, texts=texts,
                                 passages=len(corpus.passages), rebuild=True)
     build_s = time.perf_counter() - started
     return {"passages": sum(p.answerable for p in corpus.passages), "all_passages": len(corpus.passages),

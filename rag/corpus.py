@@ -13,10 +13,10 @@ slices of it, so `canonical[start:end] == passage.text` always holds.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from dataclasses import dataclass, field
+from itertools import zip_longest
 from pathlib import Path
 
 from .records import Citation, Document, Passage
@@ -41,25 +41,30 @@ class CorpusError(Exception):
 @dataclass
 class Corpus:
     documents: list[Document]
-    skipped: list[str] = field(default_factory=list)  # one notice per file left out
-    content_hash: str = ""
+    notices: list[str] = field(default_factory=list)  # one per file left out, or metadata partly unusable
 
     @property
     def passages(self) -> list[Passage]:
         return [p for doc in self.documents for p in doc.passages]
 
     @property
+    def several(self) -> bool:
+        return len(self.documents) != 1
+
+    @property
     def name(self) -> str:
         """How sentences about the corpus call it: "the interview", "the document" or, once others have joined
         it in the folder, "the documents"."""
-        if len(self.documents) > 1:
+        if self.several:
             return "the documents"
         return "the interview" if self.documents[0].spoken else "the document"
 
     @property
     def examples(self) -> list[str]:
-        """Every document's example questions, in corpus order."""
-        return [question for doc in self.documents for question in doc.examples]
+        """The documents' example questions, taken in turn (each document's first, then each one's second...),
+        so that the first few offered come from several documents; each once."""
+        in_turn = zip_longest(*(doc.examples for doc in self.documents))
+        return list(dict.fromkeys(q for questions in in_turn for q in questions if q is not None))
 
 
 @dataclass
@@ -79,23 +84,22 @@ def read_corpus(corpus_dir: Path) -> Corpus:
         raise CorpusError(f"corpus folder {corpus_dir} does not exist")
     files = sorted(p for p in corpus_dir.iterdir() if p.suffix.lower() in SUFFIXES and p.is_file())
     corpus = Corpus(documents=[])
-    digest = hashlib.sha256()
     for path in files:
         try:
             raw, meta = _read_source(path)
             document = parse_document(path.stem, raw, meta, path=str(path))
         except (ValueError, OSError) as error:
-            corpus.skipped.append(f"skipped {path.name}: {error}")
+            corpus.notices.append(f"skipped {path.name}: {error}")
             continue
         if not document.passages:
-            corpus.skipped.append(f"skipped {path.name}: no text in it")
+            corpus.notices.append(f"skipped {path.name}: no text in it")
             continue
+        if problem := _example_questions(meta)[1]:
+            corpus.notices.append(f"{path.with_suffix('.meta.json').name}: {problem}")
         corpus.documents.append(document)
-        digest.update(path.name.encode() + b"\0" + raw.encode() + b"\0" + json.dumps(meta, sort_keys=True).encode())
     if not corpus.documents:
-        reasons = "; ".join(corpus.skipped) or "no .txt or .md files"
+        reasons = "; ".join(corpus.notices) or "no .txt or .md files"
         raise CorpusError(f"no usable document in {corpus_dir} ({reasons})")
-    corpus.content_hash = digest.hexdigest()
     return corpus
 
 
@@ -124,9 +128,6 @@ def _read_source(path: Path) -> tuple[str, dict]:
             raise ValueError(f"{meta_path.name} must hold a JSON object")
         if not isinstance(meta.get("speakers") or {}, dict):
             raise ValueError(f'{meta_path.name}: "speakers" must map initials to names, like {{"TP": "The Postil"}}')
-        examples = meta.get("examples") or []
-        if not isinstance(examples, list) or not all(isinstance(q, str) and q.strip() for q in examples):
-            raise ValueError(f'{meta_path.name}: "examples" must be a list of questions, like ["Who was Litvinov?"]')
     return raw.replace("\r\n", "\n").replace("\r", "\n"), meta
 
 
@@ -184,7 +185,19 @@ def parse_document(doc_id: str, raw: str, meta: dict, path: str = "") -> Documen
 
     return Document(id=doc_id, title=title, short_title=short_title, publication=str(meta.get("publication", "")),
                     date=str(meta.get("date", "")), path=path, canonical=builder.canonical(),
-                    passages=tuple(builder.passages), examples=tuple(q.strip() for q in meta.get("examples") or ()))
+                    passages=tuple(builder.passages), examples=_example_questions(meta)[0])
+
+
+def _example_questions(meta: dict) -> tuple[tuple[str, ...], str]:
+    """The metadata's example questions, and what is wrong with what it gives ("" when nothing is). They only
+    help a reader start, so a slip in them leaves them out, not the document."""
+    given = meta.get("examples", [])
+    if not isinstance(given, list):
+        return (), '"examples" must be a list of questions, like ["Who was Litvinov?"]: none are offered'
+    questions = tuple(q.strip() for q in given if isinstance(q, str) and q.strip())
+    if len(questions) < len(given):
+        return questions, '"examples" holds entries that are not questions (empty, or not text): they are left out'
+    return questions, ""
 
 
 def _blocks(raw: str) -> list[Block]:

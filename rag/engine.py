@@ -40,13 +40,13 @@ def load(corpus_dir: Path | str | None = None, *, index_dir: Path | str | None =
     `use_adapter=False` (or RAG_QUERY_ADAPTER=none) searches them as encoded without a word.
     """
     corpus = read_corpus(Path(corpus_dir) if corpus_dir else config.corpus_dir())
-    for message in corpus.skipped:
+    for message in corpus.notices:
         notice(message)
     encoder = Encoder(model or config.model_name())
     passages = corpus.passages
     units = build_units(passages)
     store = IndexStore(Path(index_dir) if index_dir else config.index_dir(), notice=notice)
-    vectors = store.load_or_build(encoder=encoder, corpus_hash=corpus.content_hash, texts=[u.text for u in units],
+    vectors = store.load_or_build(encoder=encoder, texts=[u.text for u in units],
                                   passages=len(passages), rebuild=rebuild)
     adapter = None
     path = Path(adapter_file) if adapter_file else config.adapter_file()
@@ -69,7 +69,7 @@ class Engine:
         # The sentences of a refusal and of a warning name the corpus as it is: "The interview does not
         # answer this question.", or "The documents do not..." once others have joined it.
         name = corpus.name.capitalize()
-        self.not_answered = f"{name} {'do' if len(corpus.documents) > 1 else 'does'} not answer this question."
+        self.not_answered = f"{name} {'do' if corpus.several else 'does'} not answer this question."
         self.unsure = f"{name} may not answer this question; here is what comes closest."
 
     def ask(self, question: str, history: Sequence[str] = (), k: int = 3, retriever: str = "full") -> Result:

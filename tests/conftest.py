@@ -44,12 +44,31 @@ def encoder(engine):
     return engine.retrieval.encoder
 
 
+# A second interview, in the Carley interview's markdown, for a corpus of several documents.
+SECOND_INTERVIEW = """# Steel and Steam: An Interview with Henrietta Voss
+
+**The Junction Review (JR):** How did you come to write about railways?
+
+**Henrietta Voss (HV):** My grandfather drove locomotives on the line from Leeds to Carlisle, and his stories of \
+steam engines in the snow stayed with me. I began with his logbooks and ended with a history of the northern network.
+
+**JR:** Why did the steam engine last so long in Britain?
+
+**HV:** Coal was cheap and close at hand, and the railway companies had vast sheds of skilled fitters who knew \
+steam. Diesel meant new skills and new imports, so the change came late.
+
+**JR:** What are you working on now?
+
+**HV:** A book on the railway hotels, those great stations with ballrooms attached, and the people who worked there.
+"""
+
+
 INDEX_TEXTS = ["Stalin supported Litvinov.", "Poland signed a pact with Germany in 1934.", "A poster by Koretsky."]
 
 
-def build_index(store, encoder, texts=INDEX_TEXTS, corpus_hash="c1", **kw):
+def build_index(store, encoder, texts=INDEX_TEXTS, **kw):
     """A small index loaded, or built, by `store` from `texts`."""
-    return store.load_or_build(encoder=encoder, corpus_hash=corpus_hash, texts=texts, passages=len(texts), **kw)
+    return store.load_or_build(encoder=encoder, texts=texts, passages=len(texts), **kw)
 
 
 @pytest.fixture(scope="session")

@@ -411,3 +411,60 @@ def test_a_crash_and_restart_lose_nothing_the_page_or_api_needs(browser, engine,
     assert "build" not in printed.lower() and "share" not in printed.lower() and ".live" not in printed
     assert index_files() == before
     assert addresses and all(address.is_loopback for address in addresses)
+
+
+@pytest.fixture(scope="module")
+def page_over(browser, tmp_path_factory):
+    """A page served in this process, as `rag serve` serves it, over a corpus folder of the test's own."""
+    import rag
+    from ui.app import build, launch
+
+    apps = []
+
+    def serve(files: dict[str, str]):
+        folder = tmp_path_factory.mktemp("corpus")
+        for name, text in files.items():
+            (folder / name).write_text(text, encoding="utf-8")
+        port = free_port()
+        apps.append(launch(build(rag.load(folder, index_dir=folder / ".index", notice=lambda m: None)),
+                           "127.0.0.1", port))
+        page = browser.new_page()
+        page.set_default_timeout(ANSWER_SECONDS)
+        page.goto(f"http://127.0.0.1:{port}/", wait_until="domcontentloaded")
+        page.wait_for_selector("#question textarea")
+        return page
+
+    yield serve
+    for app in apps:
+        app.close()
+
+
+def test_with_several_documents_the_page_names_them_all_and_offers_each_ones_examples(page_over):
+    """The page once offered the Carley interview's questions whatever the folder held, and spoke of "the
+    interview" beside two."""
+    import json
+
+    from tests.conftest import CORPUS, SECOND_INTERVIEW
+
+    carley = json.loads((CORPUS / "carley-interview-2022.meta.json").read_text(encoding="utf-8"))["examples"]
+    voss = ["Why did steam last so long in Britain?", carley[1]]  # one question both offer
+    files = {p.name: p.read_text(encoding="utf-8") for p in CORPUS.iterdir()}
+    page = page_over({**files, "voss.md": SECOND_INTERVIEW, "voss.meta.json": json.dumps({"examples": voss})})
+    assert page.title() == "Ask the documents"
+    expect(page.locator("#examples button")).to_have_text([carley[0], voss[0], carley[1], carley[2]])
+    expect(page.get_by_role("textbox", name="Your question")).to_have_attribute("placeholder",
+                                                                                "Ask about the documents…")
+    expect(page.get_by_role("region", name="The documents")).to_be_visible()
+    ask(page, "What is the capital of Australia?", 1)
+    expect(page.locator("#conversation p.not-answered")).to_have_text("The documents do not answer this question.")
+
+
+def test_a_document_without_examples_offers_none_and_the_hint_says_so(page_over):
+    page = page_over({"notes.md": "# Railway notes\n\nSteam lasted long in Britain as coal was cheap.\n"})
+    assert page.title() == "Ask the Railway notes"
+    expect(page.locator("#conversation .hint")).to_have_text("Ask a question.")
+    expect(page.locator("#examples")).to_be_hidden()
+    ask(page, "Why did steam last so long?", 1)
+    page.click("#new-conversation")
+    expect(page.locator("#conversation .hint")).to_have_text("Ask a question.")
+    expect(page.locator("#examples")).to_be_hidden()

@@ -137,7 +137,7 @@ def test_unusable_files_are_skipped_with_a_reason(tmp_path):
     (tmp_path / "empty.txt").write_text("", encoding="utf-8")
     corpus = read_corpus(tmp_path)
     assert [d.id for d in corpus.documents] == ["good"]
-    notices = " | ".join(corpus.skipped)
+    notices = " | ".join(corpus.notices)
     assert "latin1.txt: not UTF-8" in notices and "binary.md: binary" in notices and "empty.txt: no text" in notices
 
 
@@ -166,21 +166,33 @@ def test_more_unusable_files_are_skipped_each_with_its_reason(tmp_path):
     (tmp_path / "listmeta.meta.json").write_text('["a"]', encoding="utf-8")
     (tmp_path / "speakers.txt").write_text("Words here.", encoding="utf-8")
     (tmp_path / "speakers.meta.json").write_text('{"speakers": ["TP"]}', encoding="utf-8")
-    (tmp_path / "examples.txt").write_text("Words here.", encoding="utf-8")
-    (tmp_path / "examples.meta.json").write_text('{"examples": "Who was Litvinov?"}', encoding="utf-8")
     (tmp_path / "folder.txt").mkdir()
     corpus = read_corpus(tmp_path)
     assert [d.id for d in corpus.documents] == ["good"]
-    assert sorted(corpus.skipped) == [
+    assert sorted(corpus.notices) == [
         "skipped badmeta.txt: badmeta.meta.json is not valid JSON (Expecting property name enclosed in double "
         "quotes: line 1 column 2 (char 1))",
         "skipped blank.txt: no text in it",
-        'skipped examples.txt: examples.meta.json: "examples" must be a list of questions, like ["Who was Litvinov?"]',
         "skipped listmeta.txt: listmeta.meta.json must hold a JSON object",
         "skipped markup.md: no text in it",
         'skipped speakers.txt: speakers.meta.json: "speakers" must map initials to names, like {"TP": "The Postil"}',
         "skipped utf16.txt: UTF-16 text: save it as UTF-8",
     ]
+
+
+def test_example_questions_that_are_not_questions_are_left_out_with_a_notice_and_the_document_kept(tmp_path):
+    """A slip in a page hint once dropped the whole document from the answers."""
+    for name, examples in (("a", "Who was Litvinov?"), ("b", ["Why?", "", 3, "  How?  "]), ("c", ["Why?", "Who?"])):
+        (tmp_path / f"{name}.txt").write_text("Plain words in a sentence.", encoding="utf-8")
+        (tmp_path / f"{name}.meta.json").write_text(json.dumps({"examples": examples}), encoding="utf-8")
+    corpus = read_corpus(tmp_path)
+    assert [(d.id, d.examples) for d in corpus.documents] == [("a", ()), ("b", ("Why?", "How?")),
+                                                              ("c", ("Why?", "Who?"))]
+    assert corpus.notices == [
+        'a.meta.json: "examples" must be a list of questions, like ["Who was Litvinov?"]: none are offered',
+        'b.meta.json: "examples" holds entries that are not questions (empty, or not text): they are left out']
+    assert corpus.examples == ["Why?", "How?", "Who?"]  # each document in turn, each question once
+    assert parse_document("d", "Plain words.", {"examples": "Who?"}).examples == ()
 
 
 def test_a_corpus_of_only_unusable_files_is_an_error_naming_each(tmp_path):
@@ -202,7 +214,7 @@ def test_a_huge_file_is_skipped_unread_and_the_rest_still_indexed(tmp_path):
             handle.write(line)
     corpus = read_corpus(tmp_path)
     assert [d.id for d in corpus.documents] == ["good"]
-    assert corpus.skipped == ["skipped huge.txt: 100 MiB is over the 20 MiB limit"]
+    assert corpus.notices == ["skipped huge.txt: 100 MiB is over the 20 MiB limit"]
 
 
 def test_a_file_with_no_structure_at_all_is_one_exact_passage(tmp_path):

@@ -30,7 +30,7 @@ def test_build_then_reuse_with_manifest(tmp_path, encoder):
     index = build_index(store, encoder)
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     assert manifest["model"] == "all-MiniLM-L6-v2" and manifest["dim"] == 384 and manifest["count"] == 3
-    assert manifest["corpus_hash"] == "c1" and manifest["format_version"] == FORMAT_VERSION and manifest["built_at"]
+    assert manifest["format_version"] == FORMAT_VERSION and manifest["built_at"]
     scores, rows = index.search(encoder.encode(["Which pact did Poland sign?"]), 1)
     assert rows[0][0] == 1
     notices.clear()
@@ -69,14 +69,35 @@ def test_damaged_or_foreign_index_is_rebuilt_with_a_notice(tmp_path, encoder, da
     index = build_index(IndexStore(tmp_path, notice=notices.append), encoder)
     assert reason in notices[0]
     assert index.manifest.count == 3
-    assert IndexStore(tmp_path).problem(model=encoder.name, corpus_hash="c1", texts=INDEX_TEXTS) is None
+    assert IndexStore(tmp_path).problem(model=encoder.name, texts=INDEX_TEXTS) is None
 
 
 def test_a_changed_corpus_rebuilds(tmp_path, encoder):
     build_index(IndexStore(tmp_path, notice=lambda m: None), encoder)
     notices = []
-    index = build_index(IndexStore(tmp_path, notice=notices.append), encoder, texts=INDEX_TEXTS + ["New text."], corpus_hash="c2")
+    index = build_index(IndexStore(tmp_path, notice=notices.append), encoder, texts=INDEX_TEXTS + ["New text."])
     assert "the corpus changed" in notices[0] and index.manifest.count == 4
+
+
+def test_editing_a_documents_metadata_keeps_the_index_and_editing_its_text_rebuilds_it(tmp_path):
+    """A title, a date or example questions are not embedded: editing them once re-embedded everything."""
+    import rag
+
+    corpus, index_dir = tmp_path / "corpus", tmp_path / "index"
+    corpus.mkdir()
+    (corpus / "notes.md").write_text("# Railway notes\n\nSteam lasted long in Britain as coal was cheap.\n")
+    (corpus / "notes.meta.json").write_text(json.dumps({"examples": ["Why did steam last?"]}))
+    notices = []
+    rag.load(corpus, index_dir=index_dir, notice=notices.append)
+    assert notices[0].startswith("building the index (no index yet)")
+    (corpus / "notes.meta.json").write_text(json.dumps({"title": "Rail notes", "examples": ["Why was coal cheap?"]}))
+    notices.clear()
+    engine = rag.load(corpus, index_dir=index_dir, notice=notices.append)
+    assert notices == []
+    assert (engine.corpus.documents[0].title, engine.corpus.examples) == ("Rail notes", ["Why was coal cheap?"])
+    (corpus / "notes.md").write_text("# Railway notes\n\nSteam lasted long in Britain as coal was cheap there.\n")
+    rag.load(corpus, index_dir=index_dir, notice=notices.append)
+    assert notices[0].startswith("building the index (the corpus changed)")
 
 
 def test_no_temporary_files_are_left_behind(tmp_path, encoder):

@@ -103,6 +103,7 @@ def test_the_plain_questions_a_reader_asks_first_are_answered(engine):
     file (0.561 against 0.488) refused "Who was Litvinov?" and "Where does Carley teach?"."""
     plain = ["Where does Carley teach?", "Who is Michael Jabara Carley?", "What books has Carley written?",
              "What is collective security?", "What was the Rapallo policy?", "What is NKID?"]
+    assert len(engine.corpus.examples) >= 4  # the page offers four
     refused = [q for q in (*engine.corpus.examples, *plain) if engine.ask(q).abstained]
     assert not refused
 
@@ -246,31 +247,13 @@ def test_each_speakers_name_pattern_follows_the_corpus(engine):
     assert set(speaker_patterns([spoken_by("Ada May Quill"), spoken_by("Tom Long")])) == {"Ada May Quill", "Tom Long"}
 
 
-SECOND_INTERVIEW = """# Steel and Steam: An Interview with Henrietta Voss
-
-**The Junction Review (JR):** How did you come to write about railways?
-
-**Henrietta Voss (HV):** My grandfather drove locomotives on the line from Leeds to Carlisle, and his stories of \
-steam engines in the snow stayed with me. I began with his logbooks and ended with a history of the northern network.
-
-**JR:** Why did the steam engine last so long in Britain?
-
-**HV:** Coal was cheap and close at hand, and the railway companies had vast sheds of skilled fitters who knew \
-steam. Diesel meant new skills and new imports, so the change came late.
-
-**JR:** What are you working on now?
-
-**HV:** A book on the railway hotels, those great stations with ballrooms attached, and the people who worked there.
-"""
-
-
 @pytest.fixture(scope="module")
 def two_interviews(tmp_path_factory, engine):
     """The Carley interview with a second one beside it, dropped into the corpus folder."""
     import shutil
 
     import rag
-    from tests.conftest import CORPUS
+    from tests.conftest import CORPUS, SECOND_INTERVIEW
 
     folder = tmp_path_factory.mktemp("two-interviews")
     for source in CORPUS.iterdir():
@@ -302,7 +285,7 @@ def test_with_several_documents_a_refusal_speaks_of_them_all_and_every_document_
     import json
 
     import rag
-    from tests.conftest import CORPUS
+    from tests.conftest import CORPUS, SECOND_INTERVIEW
 
     refused = two_interviews.ask("What is the capital of Australia?")
     assert refused.abstained and refused.reason == "The documents do not answer this question."

@@ -62,7 +62,7 @@ def test_a_missing_or_corrupt_export_is_rebuilt_with_a_notice(tmp_path, encoder,
     index = build_index(IndexStore(tmp_path, notice=notices.append), encoder)
     assert reason in notices[0]
     assert encoder.query_backend == "onnx"
-    assert IndexStore(tmp_path).problem(model=encoder.name, corpus_hash="c1", texts=INDEX_TEXTS) is None
+    assert IndexStore(tmp_path).problem(model=encoder.name, texts=INDEX_TEXTS) is None
     _, rows = index.search(encoder.encode_query("Which pact did Poland sign?"), 1)
     assert rows[0][0] == 1
 
@@ -71,13 +71,13 @@ def test_the_export_follows_the_model_files_not_the_corpus_or_the_name(tmp_path,
     index_dir, model_dir = tmp_path / "index", tmp_path / "model"
     build_index(IndexStore(index_dir, notice=lambda m: None), encoder)
     exported = (index_dir / QUERY_MODEL_FILE).stat().st_ino
-    build_index(IndexStore(index_dir, notice=lambda m: None), encoder, texts=INDEX_TEXTS + ["New text."], corpus_hash="c2")
+    build_index(IndexStore(index_dir, notice=lambda m: None), encoder, texts=INDEX_TEXTS + ["New text."])
     assert (index_dir / QUERY_MODEL_FILE).stat().st_ino == exported  # a new corpus: the export is kept
 
     shutil.copytree(resolve_model(encoder.name), model_dir)
     copy = Encoder(str(model_dir))  # the same files under another name: the index is rebuilt, the export kept
     notices = []
-    build_index(IndexStore(index_dir, notice=notices.append), copy, corpus_hash="c2")
+    build_index(IndexStore(index_dir, notice=notices.append), copy)
     assert "built with model all-MiniLM-L6-v2" in notices[0]
     assert (index_dir / QUERY_MODEL_FILE).stat().st_ino == exported
 
@@ -85,7 +85,7 @@ def test_the_export_follows_the_model_files_not_the_corpus_or_the_name(tmp_path,
     weights["encoder.layer.5.output.LayerNorm.weight"] *= 1.5
     save_file(weights, str(model_dir / "model.safetensors"))
     changed = Encoder(str(model_dir))
-    index = build_index(IndexStore(index_dir, notice=lambda m: None), changed, corpus_hash="c3")
+    index = build_index(IndexStore(index_dir, notice=lambda m: None), changed, texts=INDEX_TEXTS + ["Other text."])
     assert (index_dir / QUERY_MODEL_FILE).stat().st_ino != exported
     assert changed.query_backend == "onnx"
     question = "Which pact did Poland sign?"

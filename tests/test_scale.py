@@ -45,10 +45,10 @@ def test_past_the_threshold_the_store_builds_an_ivf_index_that_reloads(tmp_path,
     import faiss
 
     monkeypatch.setattr(store_module, "EXACT_UP_TO", 4)
-    index = build_index(IndexStore(tmp_path, notice=lambda m: None), encoder, texts=TEXTS, corpus_hash="c")
+    index = build_index(IndexStore(tmp_path, notice=lambda m: None), encoder, texts=TEXTS)
     assert isinstance(index.faiss_index, faiss.IndexIVFFlat)
     notices = []
-    again = build_index(IndexStore(tmp_path, notice=notices.append), encoder, texts=TEXTS, corpus_hash="c")
+    again = build_index(IndexStore(tmp_path, notice=notices.append), encoder, texts=TEXTS)
     assert notices == [] and isinstance(again.faiss_index, faiss.IndexIVFFlat)  # loaded, not rebuilt
     scores, rows = again.search(encoder.encode(["Which pact did Poland sign?"]), 2)
     assert rows[0][0] == 1

@@ -102,7 +102,7 @@ def still_askable(stored: object) -> list[str]:
 def page_title(corpus: Corpus) -> tuple[str, str]:
     """The page's title and whose words it quotes: "Ask the Carley interview", or, once other documents
     have joined it in the corpus folder, "Ask the documents"."""
-    if len(corpus.documents) > 1:
+    if corpus.several:
         return "Ask the documents", "the documents'"
     return f"Ask the {corpus.documents[0].short_title}", f"{corpus.name}'s"
 
@@ -110,7 +110,9 @@ def page_title(corpus: Corpus) -> tuple[str, str]:
 def build(engine: Engine) -> gr.Blocks:
     """The page: conversation and question box on the left, the interview itself on the right."""
     title, whose = page_title(engine.corpus)
-    examples_offered = engine.corpus.examples[:SHOWN_EXAMPLES]
+    # An example the engine would refuse (too long, no words) is not offered: clicked, it would only be refused.
+    examples_offered = still_askable(engine.corpus.examples)[:SHOWN_EXAMPLES]
+    empty = render.conversation([], examples=bool(examples_offered))
     names = render.source_names(engine.corpus.documents)
     with gr.Blocks(title=title, analytics_enabled=False) as app:
         # The conversation lives in the browser: its questions, sent with each new one, are all a
@@ -124,11 +126,11 @@ def build(engine: Engine) -> gr.Blocks:
             with gr.Column(scale=3, min_width=320):
                 gr.HTML(f"<h1>{escape(title)}</h1><p>Answers are quotes: {escape(whose)} own words, "
                         "with who said them and where. Nothing is generated or paraphrased.</p>", elem_id="intro")
-                conversation = gr.HTML(render.conversation([]), elem_id="conversation", js_on_load=style.CITATION_JS,
+                conversation = gr.HTML(empty, elem_id="conversation", js_on_load=style.CITATION_JS,
                                        autoscroll=True)
                 # Read out by screen readers when a reply arrives; hidden from sight (the reply is above).
                 status = gr.HTML("", elem_id="status", js_on_load=style.LIVE_REGION_JS)
-                with gr.Row(elem_id="examples") as examples:
+                with gr.Row(elem_id="examples", visible=bool(examples_offered)) as examples:
                     buttons = [gr.Button(q, size="sm", variant="secondary", min_width=120) for q in examples_offered]
                 question = gr.Textbox(label="Your question", show_label=False,
                                       placeholder=f"Ask about {engine.corpus.name}…",
@@ -174,10 +176,11 @@ def build(engine: Engine) -> gr.Blocks:
             return render.conversation(now), now, gr.Row(visible=False)
 
         def on_new():
-            return render.conversation([]), [], [], gr.Row(visible=True)
+            return empty, [], [], gr.Row(visible=bool(examples_offered))
 
         def unlocked(earlier: list[str]):
-            return gr.update(interactive=True), gr.update(interactive=True), gr.Row(visible=not earlier)
+            return (gr.update(interactive=True), gr.update(interactive=True),
+                    gr.Row(visible=bool(examples_offered) and not earlier))
 
         private = dict(api_visibility="private")
         quiet = dict(show_progress="hidden", **private)  # the locked box is the progress shown

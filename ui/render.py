@@ -128,10 +128,11 @@ def announcement(result: Result) -> str:
     return " ".join(filter(None, (result.reason if result.unsure else "", f"{best.citation.label}: {said}")))
 
 
-def conversation(turns: Sequence[Turn]) -> str:
-    """The whole conversation, oldest first; a hint when it is empty."""
+def conversation(turns: Sequence[Turn], examples: bool = True) -> str:
+    """The whole conversation, oldest first; a hint when it is empty (pointing to the `examples` if offered)."""
     if not turns:
-        return '<div class="conversation empty"><p class="hint">Ask a question, or pick an example below.</p></div>'
+        hint = "Ask a question, or pick an example below." if examples else "Ask a question."
+        return f'<div class="conversation empty"><p class="hint">{hint}</p></div>'
     items = "".join(f'<div class="turn"><p class="asked-by-user">{escape(t.question)}</p>{t.reply}</div>'
                     for t in turns)
     return f'<div class="conversation">{items}</div>'
