@@ -306,6 +306,9 @@ def cmd_eval(args, parser) -> int:
     from . import eval_report
     from .engine import load
 
+    if args.results and Path(args.results).resolve() == Path(args.file).resolve():
+        print(f"rag: error: --results {args.results} is the question file: it would be overwritten", file=sys.stderr)
+        return EXIT_FAILURE
     try:  # fail now, not after the whole run
         if args.results:
             what = f"the results to {args.results}"

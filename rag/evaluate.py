@@ -199,18 +199,22 @@ def unjudgeable(outcomes: list[Outcome]) -> list[str]:
 
 
 def ranking_scores(outcomes: list[Outcome]) -> dict[str, dict[str, float]]:
-    """ranx's per-question hit_rate@1..10, MRR@10 and nDCG@10 over answerable outcomes, by outcome key."""
-    if not outcomes:
-        return {}
+    """ranx's per-question hit_rate@1..10, MRR@10 and nDCG@10 over answerable outcomes, by outcome key. A
+    question whose expected text no passage holds scores 0 (`unjudgeable`): ranx takes no empty judgement."""
+    scores = {o.key: dict.fromkeys(RANX_METRICS, 0.0) for o in outcomes}
+    judged = [o for o in outcomes if o.relevant]
+    if not judged:
+        return scores
     with warnings.catch_warnings():  # numba's type-safety chatter is not the user's concern
         warnings.simplefilter("ignore")
         from ranx import Qrels, Run, evaluate
 
-        qrels = Qrels.from_dict({o.key: {pid: 1 for pid in o.relevant} for o in outcomes})
+        qrels = Qrels.from_dict({o.key: {pid: 1 for pid in o.relevant} for o in judged})
         ranking = Run.from_dict({o.key: {a.passage_id: float(DEPTH - rank) for rank, a in enumerate(o.result.answers)}
-                                 for o in outcomes})
+                                 for o in judged})
         evaluate(qrels, ranking, RANX_METRICS)
-    return {o.key: {metric: float(ranking.scores[metric][o.key]) for metric in RANX_METRICS} for o in outcomes}
+    scores.update({o.key: {metric: float(ranking.scores[metric][o.key]) for metric in RANX_METRICS} for o in judged})
+    return scores
 
 
 def share(flags: list[bool]) -> float | None:

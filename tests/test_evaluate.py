@@ -199,6 +199,31 @@ def test_unwritable_outputs_are_refused_before_the_run(run_rag, tmp_path):
         assert done.stdout == b""  # refused before any question was answered
 
 
+def test_results_are_never_written_over_the_question_file(run_rag, tmp_path):
+    """`--results` naming the question file once replaced the user's questions with the results."""
+    questions = tmp_path / "set.jsonl"
+    kept = json.dumps({"question": "Who was Litvinov?", "expected": ["Litvinov"]}) + "\n"
+    questions.write_text(kept)
+    (tmp_path / "link.jsonl").symlink_to(questions)
+    for path in (str(questions), f"{tmp_path}/../{tmp_path.name}/set.jsonl", str(tmp_path / "link.jsonl")):
+        done = run_rag("eval", str(questions), "--results", path)
+        assert done.returncode == 1 and done.stdout == b""
+        assert done.stderr.decode() == f"rag: error: --results {path} is the question file: it would be overwritten\n"
+    assert questions.read_text() == kept
+
+
+def test_a_set_whose_expected_text_no_passage_holds_is_scored_as_misses(run_rag, tmp_path):
+    """Straight quotes where the interview has curly ones: every answerable question unjudgeable once stopped
+    the run with a raw ValueError and no figures."""
+    questions = tmp_path / "set.jsonl"
+    questions.write_text(json.dumps({"question": "Who was Kotkin?", "expected": ['he was a "human being."']}) + "\n")
+    done = run_rag("eval", str(questions), "--json")
+    assert done.returncode == 0, done.stderr
+    assert "line 1 (1): no passage contains its expected text; it counts as a miss" in done.stderr.decode()
+    figures = json.loads(done.stdout)["full"]
+    assert (figures["hit@1"], figures["hit@5"], figures["mrr@10"]) == (0.0, 0.0, 0.0)
+
+
 def test_an_id_used_twice_is_named_and_both_questions_are_scored(run_rag, tmp_path):
     questions = tmp_path / "set.jsonl"
     questions.write_text("".join(json.dumps({"id": "a", "question": q, "expected": ["Litvinov"]}) + "\n"
