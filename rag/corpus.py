@@ -94,8 +94,7 @@ def read_corpus(corpus_dir: Path) -> Corpus:
         if not document.passages:
             corpus.notices.append(f"skipped {path.name}: no text in it")
             continue
-        if problem := _example_questions(meta)[1]:
-            corpus.notices.append(f"{path.with_suffix('.meta.json').name}: {problem}")
+        corpus.notices += [f"{path.with_suffix('.meta.json').name}: {notice}" for notice in document.notices]
         corpus.documents.append(document)
     if not corpus.documents:
         reasons = "; ".join(corpus.notices) or "no .txt or .md files"
@@ -138,12 +137,12 @@ def parse_document(doc_id: str, raw: str, meta: dict, path: str = "") -> Documen
     title = str(meta.get("title") or next((b.text for b in blocks if b.kind == "heading"), doc_id))
     short_title = str(meta.get("short_title") or title)
     builder = _Builder(doc_id, title, short_title)
-    interviewer = meta.get("interviewer")
     is_interview = any(b.kind == "turn" for b in blocks)
 
     turns = [i for i, b in enumerate(blocks) if b.kind == "turn"]
     codes = [_speaker_code(blocks[i].speaker, speakers) for i in turns]
-    interviewer = interviewer or (codes[0] if codes else None)
+    interviewer, interviewer_problem = _interviewer(meta.get("interviewer"), codes, speakers)
+    examples, examples_problem = _example_questions(meta)
     answered = {turns[n] for n, code in enumerate(codes)
                 if code == interviewer and n + 1 < len(codes) and codes[n + 1] != interviewer}
 
@@ -185,7 +184,24 @@ def parse_document(doc_id: str, raw: str, meta: dict, path: str = "") -> Documen
 
     return Document(id=doc_id, title=title, short_title=short_title, publication=str(meta.get("publication", "")),
                     date=str(meta.get("date", "")), path=path, canonical=builder.canonical(),
-                    passages=tuple(builder.passages), examples=_example_questions(meta)[0])
+                    passages=tuple(builder.passages), examples=examples,
+                    notices=tuple(filter(None, (interviewer_problem, examples_problem))))
+
+
+def _interviewer(given: object, codes: list[str], speakers: dict[str, str]) -> tuple[str | None, str]:
+    """The interviewer's code: the metadata's (a code or a full name) when someone speaks under it, else the
+    first speaker; and what was wrong with the metadata's ("" when nothing was). A name that never speaks
+    would make every turn an answer, the interviewer's questions included."""
+    first = codes[0] if codes else None
+    if not given:
+        return first, ""
+    by_name = {name: code for code, name in speakers.items()}
+    code = given if given in codes else by_name.get(given) if isinstance(given, str) else None
+    if code in codes:
+        return code, ""
+    if not codes:
+        return None, f'"interviewer" is {json.dumps(given)}, but nobody speaks in this document'
+    return first, f'"interviewer" {json.dumps(given)} never speaks here: the first speaker, {first}, is taken'
 
 
 def _example_questions(meta: dict) -> tuple[tuple[str, ...], str]:

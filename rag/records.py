@@ -56,6 +56,7 @@ class Document:
     canonical: str  # the source with markup dropped and broken paragraphs joined
     passages: tuple[Passage, ...]
     examples: tuple[str, ...] = ()  # questions it answers, offered to a reader who does not know where to start
+    notices: tuple[str, ...] = ()  # what of its metadata could not be used, and what was done instead
 
     @property
     def spoken(self) -> bool:

@@ -195,6 +195,19 @@ def test_example_questions_that_are_not_questions_are_left_out_with_a_notice_and
     assert parse_document("d", "Plain words.", {"examples": "Who?"}).examples == ()
 
 
+def test_an_interviewer_who_never_speaks_is_noticed_and_the_first_speaker_taken(tmp_path, doc):
+    """A slip in "interviewer" once made every turn an answer, the interviewer's questions quoted as answers."""
+    meta = json.loads((CORPUS / "carley-interview-2022.meta.json").read_text(encoding="utf-8"))
+    for given, notice in (("XX", 'carley.meta.json: "interviewer" "XX" never speaks here: the first speaker, TP, '
+                                 "is taken"), ("The Postil", None), ("TP", None)):
+        (tmp_path / "carley.txt").write_text(SOURCE.read_text(encoding="utf-8"), encoding="utf-8")
+        (tmp_path / "carley.meta.json").write_text(json.dumps({**meta, "interviewer": given}), encoding="utf-8")
+        corpus = read_corpus(tmp_path)
+        assert corpus.notices == ([notice] if notice else [])
+        (read,) = corpus.documents
+        assert [p.citation.label for p in read.passages] == [p.citation.label for p in doc.passages]
+
+
 def test_a_corpus_of_only_unusable_files_is_an_error_naming_each(tmp_path):
     (tmp_path / "latin1.txt").write_bytes("caf\xe9".encode("latin-1"))
     (tmp_path / "empty.md").write_text("", encoding="utf-8")
