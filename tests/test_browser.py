@@ -104,6 +104,8 @@ def test_a_reply_is_read_out_by_screen_readers_without_being_shown_twice(open_pa
         page.wait_for_function("([el, text]) => el.isConnected && el.innerText.trim() === text", arg=[before, said])
     box = page.locator("#status").bounding_box()
     assert box["width"] <= 1 and box["height"] <= 1  # heard, not seen
+    # Gradio's own announcer said "Loading", then its untranslated key "common.complete", around each reply.
+    expect(page.get_by_role("status")).to_have_count(1)
 
 
 def test_html_and_markdown_in_a_question_are_shown_as_text_and_never_run(open_page):

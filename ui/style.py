@@ -52,6 +52,9 @@ CSS = """
 #question textarea:focus-visible { outline: 2px solid var(--color-accent) !important; outline-offset: 2px; }
 #intro p { margin: 0; color: var(--body-text-color-subdued); }
 #conversation .conversation { display: flex; flex-direction: column; gap: 1.25rem; }
+/* Gradio's own announcer says "Loading" and then its untranslated "common.complete" around every reply;
+   #status says what came. */
+.sr-only[role="status"] { display: none !important; }
 #status {  /* read out, not shown: the reply above says the same */
   position: absolute !important; width: 1px !important; height: 1px !important; padding: 0 !important;
   margin: -1px !important; overflow: hidden !important; clip-path: inset(50%) !important; white-space: nowrap;
