@@ -243,10 +243,10 @@ ANSWER_DELAY = 2.0
 @pytest.fixture(scope="module")
 def slow_page(browser, engine):
     """A page on the real app (in this process) over the slow engine."""
-    from ui.app import build
+    from ui.app import build, launch
 
-    app, port = build(SlowEngine(engine)), free_port()
-    app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, ssr_mode=False)
+    port = free_port()
+    app = launch(build(SlowEngine(engine)), "127.0.0.1", port)
     page = browser.new_page()
     page.set_default_timeout(ANSWER_SECONDS)
     page.goto(f"http://127.0.0.1:{port}/", wait_until="domcontentloaded")
@@ -459,6 +459,15 @@ def test_with_several_documents_the_page_names_them_all_and_offers_each_ones_exa
     expect(page.get_by_role("region", name="The documents")).to_be_visible()
     ask(page, "What is the capital of Australia?", 1)
     expect(page.locator("#conversation p.not-answered")).to_have_text("The documents do not answer this question.")
+    # A citation into the last, short document: its own title heads the panel, not the one before's.
+    ask(page, "Why did the steam engine last so long in Britain?", 2)
+    page.locator("#conversation figure.best a.cite-link").last.click()
+    target = page.locator("#source .passage.marked")
+    expect(target).to_be_in_viewport(ratio=0.5)
+    page.wait_for_timeout(1000)  # the smooth scroll settles
+    heading = page.evaluate("""() => { const box = document.getElementById('source-panel').getBoundingClientRect();
+        return document.elementFromPoint(box.left + box.width / 2, box.top + 20).closest('article').dataset.doc; }""")
+    assert heading == target.evaluate("el => el.closest('article').dataset.doc") == "voss"
 
 
 def test_a_document_without_examples_offers_none_and_the_hint_says_so(page_over):

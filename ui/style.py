@@ -10,7 +10,9 @@ import gradio as gr
 
 # Clicking a citation shows its passage in place in the source panel, marked. Beside the chat the
 # panel stays put and only it scrolls, so the reader keeps their place in the conversation; below
-# the chat (a phone) the page scrolls down to the passage.
+# the chat (a phone) the page scrolls down to the passage. The panel scrolls the passage to its middle,
+# or less when that would leave the top of the panel to the document before (whose title would then
+# head the panel above a passage of another document).
 CITATION_JS = """
 element.addEventListener('click', (event) => {
   const link = event.target.closest('a.cite-link');
@@ -22,8 +24,10 @@ element.addEventListener('click', (event) => {
   target.classList.add('marked');
   const panel = document.getElementById('source-panel');
   if (panel && getComputedStyle(panel).position === 'sticky') {
-    const offset = target.getBoundingClientRect().top - panel.getBoundingClientRect().top;
-    panel.scrollBy({top: offset - (panel.clientHeight - target.offsetHeight) / 2, behavior: 'smooth'});
+    const top = panel.getBoundingClientRect().top;
+    const middle = target.getBoundingClientRect().top - top - (panel.clientHeight - target.offsetHeight) / 2;
+    const documentStart = target.closest('article').getBoundingClientRect().top - top;
+    panel.scrollBy({top: Math.max(middle, documentStart), behavior: 'smooth'});
   } else {
     target.scrollIntoView({behavior: 'smooth', block: 'center'});
   }
@@ -103,8 +107,11 @@ CSS = """
 #source .role-byline, #source .role-caption, #source .role-credit, #source .between { font-size: .875rem; }
 #source .passage { scroll-margin: 6rem 0 2rem; padding: .1rem .3rem; border-radius: .25rem; }
 #source .passage.marked { box-shadow: inset 0 0 0 3px #f59e0b; }
+/* Room to scroll the last of several documents to the top of the panel, under its own title. */
+#source article.source:last-of-type:not(:first-of-type) { min-height: calc(100vh - 7rem); }
 @media (max-width: 760px) {
   #source-panel { max-height: 70vh; position: static; }
+  #source article.source:last-of-type:not(:first-of-type) { min-height: 0; }
   #conversation .asked-by-user { max-width: 100%; }
 }
 """
