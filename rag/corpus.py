@@ -80,6 +80,8 @@ class Block:
 
 def read_corpus(corpus_dir: Path) -> Corpus:
     """Parse every document in `corpus_dir`; unreadable files are skipped with a notice."""
+    if corpus_dir.is_file():
+        raise CorpusError(f"the corpus folder {corpus_dir} is a file: set RAG_CORPUS_DIR to the folder holding it")
     if not corpus_dir.is_dir():
         raise CorpusError(f"corpus folder {corpus_dir} does not exist")
     files = sorted(p for p in corpus_dir.iterdir() if p.suffix.lower() in SUFFIXES and p.is_file())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 from collections.abc import Callable, Sequence
@@ -17,6 +18,7 @@ from .corpus import Corpus, read_corpus
 from .ranking import RETRIEVERS
 from .records import Answer, Passage, Result
 from .retrieval import Retrieval, build_units
+from .text import without_markup
 
 NOTHING_BEFORE = "This question points back to something said before, and nothing was asked before it: ask it in full."
 CLOSEST = "Closest passages (not an answer)"  # heads the passages shown with an abstention
@@ -106,17 +108,17 @@ def check_retriever(name: str) -> None:
 def validate(question: object, history: object, k: object) -> tuple[str, list[str]]:
     """The question and history, checked; QuestionError with a plain message otherwise."""
     if not isinstance(question, str):
-        raise QuestionError(f"the question must be text, not {'null' if question is None else type(question).__name__}")
+        raise QuestionError(f"the question must be text, not {_json_kind(question)}")
     question = question.strip()
     if not question:
         raise QuestionError("the question is empty: type a question")
     if len(question) > config.MAX_QUESTION_CHARS:
         raise QuestionError(f"the question is {len(question)} characters long; the limit is {config.MAX_QUESTION_CHARS}")
     _check_characters(question, "the question")
-    if not WORD.search(question):  # "???", "🤔🤔": nothing to search for, so no passage is even close
+    if not WORD.search(without_markup(question)):  # "???", "🤔🤔", "<b></b>": nothing to search for
         raise QuestionError("the question has no words: ask it in words")
     if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= config.MAX_K:
-        raise QuestionError(f"k must be a whole number from 1 to {config.MAX_K}, not {k!r}")
+        raise QuestionError(f"k must be a whole number from 1 to {config.MAX_K}, not {_as_json(k)}")
     if history is None:
         history = []
     if not isinstance(history, (list, tuple)) or not all(isinstance(h, str) for h in history):
@@ -125,6 +127,21 @@ def validate(question: object, history: object, k: object) -> tuple[str, list[st
     for earlier in history:
         _check_characters(earlier, "an earlier question (history)")
     return question, history
+
+
+def _json_kind(value: object) -> str:
+    """A value's type as JSON names it ("a number", "an object"): questions mostly come as JSON."""
+    if value is None or isinstance(value, bool):
+        return _as_json(value)
+    kinds = ((str, "text"), ((int, float), "a number"), ((list, tuple), "a list"), (dict, "an object"))
+    return next((name for kind, name in kinds if isinstance(value, kind)), type(value).__name__)
+
+
+def _as_json(value: object) -> str:
+    try:
+        return json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):
+        return repr(value)
 
 
 WORD = re.compile(r"[^\W_]")  # a letter or digit, in any script

@@ -76,7 +76,12 @@ def sentence_spans(text: str) -> tuple[tuple[int, int], ...]:
     return tuple(spans)
 
 
+def without_markup(text: str) -> str:
+    """The text with HTML tags, a script's code and markdown markup dropped ("" when that is all it holds)."""
+    return normalise(HTML_TAG.sub(" ", SCRIPT.sub(" ", text)))
+
+
 def searchable(question: str) -> str:
-    """A question as it is searched: HTML tags and markdown markup dropped, as the corpus's text has none
-    ("<b>Who was Litvinov?</b>" is "Who was Litvinov?"); the question itself when nothing would be left."""
-    return normalise(HTML_TAG.sub(" ", SCRIPT.sub(" ", question))) or question
+    """A question as it is searched: without markup, as the corpus's text has none ("<b>Who was
+    Litvinov?</b>" is "Who was Litvinov?"); the question itself when nothing would be left."""
+    return without_markup(question) or question

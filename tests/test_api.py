@@ -89,7 +89,7 @@ BAD_INPUT = [
     (dict(question="Who was Litvinov?", k=MAX_K + 1), f"k must be a whole number from 1 to {MAX_K}"),
     (dict(question="Who was Litvinov?", k="3"), "k must be a whole number"),
     (dict(question="Who was Litvinov?", k=2.5), "k must be a whole number"),
-    (dict(question=42), "the question must be text, not int"),
+    (dict(question=42), "the question must be text, not a number"),
     (dict(question=None), "the question must be text, not null"),
     (dict(question="Who was Litvinov?", history="Who was he?"), "history must be a list"),
     (dict(question="Who was Litvinov?", history=7), "history must be a list"),

@@ -146,6 +146,9 @@ def test_a_missing_or_empty_corpus_is_a_clear_error(tmp_path):
         read_corpus(tmp_path / "nope")
     with pytest.raises(CorpusError, match="no usable document"):
         read_corpus(tmp_path)
+    (tmp_path / "a.txt").write_text("Plain words in a sentence.", encoding="utf-8")
+    with pytest.raises(CorpusError, match=f"^the corpus folder {tmp_path / 'a.txt'} is a file: set RAG_CORPUS_DIR"):
+        read_corpus(tmp_path / "a.txt")
 
 
 def test_sentences_split_at_ends_but_not_at_initials():
