@@ -29,7 +29,6 @@ import numpy as np
 
 from . import answer_type, config, evaluate, ranking
 from .adapter import ADAPTER_FILE, QueryAdapter, fit_adapter
-from .followup import standalone_query
 from .ranking import PASSAGE_FEATURES, QUERY_FEATURES, LinearModel, Models
 from .retrieval import Retrieval, Signals
 
@@ -145,7 +144,7 @@ class Calibration:
             return None
         key = (setup.history, frozenset(labelled))
         if key not in self._adapters:
-            vectors = np.concatenate([self.retrieval.encoded(standalone_query(
+            vectors = np.concatenate([self.retrieval.encoded(self.retrieval.query(
                 one.question.question, one.question.history if setup.history else ())) for one in labelled])
             self._adapters[key] = fit_adapter(vectors, np.stack([one.relevant for one in labelled]), self.units,
                                               self.retrieval.unit_passage, self.mask,

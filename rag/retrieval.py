@@ -164,8 +164,8 @@ class Retrieval:
         """Measure a question (searched with the earlier question when it leans on it) against every
         passage and sentence. Markup is not searched, as the corpus's text has none, and is dropped before
         the question is read: "<b>why?</b>" is the follow-up it would be without it."""
+        query = self.query(question, history)
         question, history = searchable(question), [searchable(h) for h in history]
-        query = standalone_query(question, history)
         dense, sentence_dense = self._dense(query)
         terms = self.lexical.terms(query)  # the sentence index tokenises alike
         idf = self.lexical.idf
@@ -184,6 +184,10 @@ class Retrieval:
                        sentence_start=self.sentence_start, asked=answer_type.asked(question, query),
                        sentence_tokens=self.sentence_tokens, scope=self.scope(query),
                        points_back_to_nothing=refers_to_nothing(question, history))
+
+    def query(self, question: str, history: Sequence[str] = ()) -> str:
+        """What is searched for a question: without markup, and with the earlier question when it leans on it."""
+        return standalone_query(searchable(question), [searchable(h) for h in history])
 
     def scope(self, query: str) -> np.ndarray:
         """The passages that may answer: those of the documents where the people the query names answer,

@@ -116,6 +116,18 @@ def test_a_plain_document_gets_headings_and_paragraphs():
     assert body[1].citation.label == "A Title · Part Two of the notes ¶1"
 
 
+def test_a_plain_documents_headings_label_its_paragraphs_as_written():
+    """A heading "Q1" was labelled as an interview question (with empty quotes, shown as "Question 1"), and
+    a heading's capitals were lowered on the page ("The ussr and nato")."""
+    from ui.render import place
+
+    doc = parse_document("notes", "# Notes\n\nFirst words here.\n\n# Q1\n\nWords under Q1 here.\n\n"
+                                  "# the USSR and NATO\n\nWords about the USSR here.\n", {})
+    paragraphs = [p.citation for p in doc.passages if p.role == "paragraph"]
+    assert [c.label for c in paragraphs] == ["Notes · Body ¶1", "Notes · Q1 ¶1", "Notes · The USSR and NATO ¶1"]
+    assert [place(c) for c in paragraphs] == ["Body, ¶1", "Q1, ¶1", "The USSR and NATO, ¶1"]
+
+
 def test_a_new_interview_dropped_into_the_corpus_folder_is_read(tmp_path):
     (tmp_path / "a.txt").write_text(SOURCE.read_text(encoding="utf-8"), encoding="utf-8")
     (tmp_path / "b.md").write_text(

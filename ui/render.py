@@ -61,10 +61,10 @@ def _joined(spans: Iterable[tuple[int, int]], text: str) -> list[tuple[int, int]
 def place(citation: Citation) -> str:
     """Section and paragraph in words a reader knows: "Question 10, ¶1", "Introduction, ¶3"."""
     section = citation.section
-    if re.fullmatch(r"Q\d+", section):
+    if citation.question is not None and re.fullmatch(r"Q\d+", section):  # an interview's, not a heading "Q1"
         section = f"Question {section[1:]}"
-    elif section and section[0].islower():
-        section = section.capitalize()
+    else:
+        section = section[:1].upper() + section[1:]  # "the USSR and NATO" keeps its capitals
     return f"{section}, ¶{citation.paragraph}"
 
 
