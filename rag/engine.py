@@ -67,7 +67,6 @@ class Engine:
         self.corpus = corpus
         self.retrieval = retrieval
         self.passages: list[Passage] = retrieval.passages
-        self.by_id = {p.id: p for p in self.passages}  # a cited passage, found again by its id
         # The sentences of a refusal and of a warning name the corpus as it is: "The interview does not
         # answer this question.", or "The documents do not..." once others have joined it.
         name = corpus.name.capitalize()

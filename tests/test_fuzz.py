@@ -66,7 +66,7 @@ def test_any_question_gets_a_result_or_a_plain_error(engine, question, history, 
     assert isinstance(result, Result) and result.question == question.strip()
     assert len(result.answers) == k and isinstance(result.abstained, bool)
     for answer in result.answers:
-        passage = engine.by_id[answer.passage_id]
+        (passage,) = [p for p in engine.passages if p.id == answer.passage_id]
         assert answer.text == passage.text and answer.citation == passage.citation
         assert all(0 <= s < e <= len(answer.text) for s, e in answer.highlights)
     json.dumps(result.to_dict())

@@ -16,7 +16,7 @@ from embeddings.store import FORMAT_VERSION
 from .conftest import INDEX_TEXTS, build_index
 
 
-def test_the_packaged_model_loads_offline(encoder, monkeypatch):
+def test_the_packaged_model_loads_offline(encoder):
     assert resolve_model("all-MiniLM-L6-v2").joinpath("config.json").exists()
     vectors = encoder.encode(["hello there"])
     assert vectors.shape == (1, 384) and abs(float(np.linalg.norm(vectors[0])) - 1) < 1e-5

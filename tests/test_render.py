@@ -139,7 +139,7 @@ def test_a_documents_headings_are_shown_as_headings():
     assert re.search(r'<h3 [^>]*class="passage role-heading"[^>]*>Part Two of the notes</h3>', html)
 
 
-def test_the_page_is_titled_after_its_corpus(engine, tmp_path):
+def test_the_page_is_titled_after_its_corpus(engine):
     from rag.corpus import Corpus, parse_document
     from ui.app import page_title
 
