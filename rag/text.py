@@ -20,6 +20,10 @@ HTML_TAG = re.compile(r"</?(?:a|abbr|b|big|blockquote|body|br|button|center|code
                       r"|hr|html|i|iframe|img|input|ins|kbd|label|li|link|mark|meta|object|ol|p|pre|q|s|script"
                       r"|small|span|strike|strong|style|sub|sup|svg|table|tbody|td|th|thead|title|tr|tt|u|ul|video)"
                       r"\b[^<>\n]{0,200}>", re.IGNORECASE)
+# Markdown a question may carry beyond what `strip_markup` drops: _emphasis_ or __strong__ (not a
+# snake_case word's underscores), `code` marks, and a line opened by a heading's "#" or a quote's ">".
+UNDERSCORE_EMPHASIS = re.compile(r"(?<!\w)(_{1,2})(?=\S)([^_\n]+?)(?<=\S)\1(?!\w)")
+LINE_MARK = re.compile(r"^[ \t]*(?:#{1,6}|>)[ \t]+", re.MULTILINE)
 SCRIPT = re.compile(r"<(script|style)\b[^<>]{0,200}>.{0,2000}?</\1\s*>", re.IGNORECASE | re.DOTALL)  # code
 # Words that end in a period without ending a sentence.
 ABBREVIATIONS = {"vol", "vols", "no", "nos", "pp", "p", "ed", "eds", "mr", "mrs", "ms", "dr",
@@ -78,7 +82,8 @@ def sentence_spans(text: str) -> tuple[tuple[int, int], ...]:
 
 def without_markup(text: str) -> str:
     """The text with HTML tags, a script's code and markdown markup dropped ("" when that is all it holds)."""
-    return normalise(HTML_TAG.sub(" ", SCRIPT.sub(" ", text)))
+    text = HTML_TAG.sub(" ", SCRIPT.sub(" ", text)).replace("`", "")
+    return normalise(LINE_MARK.sub("", UNDERSCORE_EMPHASIS.sub(r"\2", text)))
 
 
 def searchable(question: str) -> str:
