@@ -11,6 +11,7 @@ import argparse
 import codecs
 import itertools
 import json
+import os
 import shlex
 import shutil
 import sys
@@ -306,7 +307,9 @@ def cmd_eval(args, parser) -> int:
     from . import eval_report
     from .engine import load
 
-    if args.results and Path(args.results).resolve() == Path(args.file).resolve():
+    results = Path(args.results) if args.results else None
+    if results and (results.resolve() == Path(args.file).resolve()
+                    or results.exists() and os.path.samefile(results, args.file)):  # a hard link
         print(f"rag: error: --results {args.results} is the question file: it would be overwritten", file=sys.stderr)
         return EXIT_FAILURE
     try:  # fail now, not after the whole run

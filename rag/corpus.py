@@ -322,7 +322,7 @@ class _Builder:
 
     def _label(self, role: str, section: str, paragraph: int, code: str, question: str | None) -> str:
         parts = [self.short_title]
-        if role in {"question", "answer"} and section.startswith("Q") and section[1:].isdigit():
+        if question is not None and section.startswith("Q") and section[1:].isdigit():  # not a heading "Q1"
             parts.append(f'{section} "{_shorten(question or "")}"')
             parts.append(code if role == "question" else f"{code} ¶{paragraph}")
         elif role in {"title", "byline", "credit"}:

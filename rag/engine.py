@@ -18,7 +18,7 @@ from .corpus import Corpus, read_corpus
 from .ranking import RETRIEVERS
 from .records import Answer, Passage, Result
 from .retrieval import Retrieval, build_units
-from .text import without_markup
+from .text import has_words
 
 NOTHING_BEFORE = "This question points back to something said before, and nothing was asked before it: ask it in full."
 CLOSEST = "Closest passages (not an answer)"  # heads the passages shown with an abstention
@@ -114,7 +114,7 @@ def validate(question: object, history: object, k: object) -> tuple[str, list[st
     if len(question) > config.MAX_QUESTION_CHARS:
         raise QuestionError(f"the question is {len(question)} characters long; the limit is {config.MAX_QUESTION_CHARS}")
     _check_characters(question, "the question")
-    if not WORD.search(without_markup(question)):  # "???", "🤔🤔", "<b></b>": nothing to search for
+    if not has_words(question):  # "???", "🤔🤔", "<b></b>": nothing to search for
         raise QuestionError("the question has no words: ask it in words")
     if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= config.MAX_K:
         raise QuestionError(f"k must be a whole number from 1 to {config.MAX_K}, not {_as_json(k)}")
@@ -143,7 +143,6 @@ def _as_json(value: object) -> str:
         return repr(value)
 
 
-WORD = re.compile(r"[^\W_]")  # a letter or digit, in any script
 # Characters no typed question holds: C0/C1 controls other than whitespace (tab, line breaks, form
 # feed), and lone surrogates (what an undecodable byte on the command line, or a "\ud800" JSON
 # escape, becomes; the encoder cannot take them).

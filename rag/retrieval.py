@@ -28,7 +28,7 @@ from .adapter import QueryAdapter
 from .followup import refers_to_nothing, standalone_query
 from .lexical import LexicalIndex
 from .records import Passage
-from .text import searchable
+from .text import searchable, searchable_history
 
 UNIT_KINDS = ("passage", "passage+context", "sentence", "window")
 SEARCH_ALL_BELOW = 4096  # score every unit exactly for small indexes; past that, the nearest few hundred
@@ -164,8 +164,8 @@ class Retrieval:
         """Measure a question (searched with the earlier question when it leans on it) against every
         passage and sentence. Markup is not searched, as the corpus's text has none, and is dropped before
         the question is read: "<b>why?</b>" is the follow-up it would be without it."""
-        query = self.query(question, history)
-        question, history = searchable(question), [searchable(h) for h in history]
+        question, history = searchable(question), searchable_history(history)
+        query = standalone_query(question, history)
         dense, sentence_dense = self._dense(query)
         terms = self.lexical.terms(query)  # the sentence index tokenises alike
         idf = self.lexical.idf
@@ -187,7 +187,7 @@ class Retrieval:
 
     def query(self, question: str, history: Sequence[str] = ()) -> str:
         """What is searched for a question: without markup, and with the earlier question when it leans on it."""
-        return standalone_query(searchable(question), [searchable(h) for h in history])
+        return standalone_query(searchable(question), searchable_history(history))
 
     def scope(self, query: str) -> np.ndarray:
         """The passages that may answer: those of the documents where the people the query names answer,

@@ -22,8 +22,10 @@ HTML_TAG = re.compile(r"</?(?:a|abbr|b|big|blockquote|body|br|button|center|code
                       r"\b[^<>\n]{0,200}>", re.IGNORECASE)
 # Markdown a question may carry beyond what `strip_markup` drops: _emphasis_ or __strong__ (not a
 # snake_case word's underscores), `code` marks, and a line opened by a heading's "#" or a quote's ">".
-UNDERSCORE_EMPHASIS = re.compile(r"(?<!\w)(_{1,2})(?=\S)([^_\n]+?)(?<=\S)\1(?!\w)")
-LINE_MARK = re.compile(r"^[ \t]*(?:#{1,6}|>)[ \t]+", re.MULTILINE)
+UNDERSCORE_EMPHASIS = re.compile(r"(?<!\w)(_{1,3})(?=\S)([^_\n]+?)(?<=\S)\1(?!\w)")
+CODE_SPAN = re.compile(r"(`+)([^`\n]+?)\1")  # a lone backtick typed for an apostrophe stays
+LINE_MARK = re.compile(r"^[ \t]*(?:(?:#{1,6}|>+)[ \t]+)+", re.MULTILINE)
+WORD = re.compile(r"[^\W_]")  # a letter or digit, in any script
 SCRIPT = re.compile(r"<(script|style)\b[^<>]{0,200}>.{0,2000}?</\1\s*>", re.IGNORECASE | re.DOTALL)  # code
 # Words that end in a period without ending a sentence.
 ABBREVIATIONS = {"vol", "vols", "no", "nos", "pp", "p", "ed", "eds", "mr", "mrs", "ms", "dr",
@@ -82,11 +84,22 @@ def sentence_spans(text: str) -> tuple[tuple[int, int], ...]:
 
 def without_markup(text: str) -> str:
     """The text with HTML tags, a script's code and markdown markup dropped ("" when that is all it holds)."""
-    text = HTML_TAG.sub(" ", SCRIPT.sub(" ", text)).replace("`", "")
+    text = CODE_SPAN.sub(r"\2", HTML_TAG.sub(" ", SCRIPT.sub(" ", text)))
     return normalise(LINE_MARK.sub("", UNDERSCORE_EMPHASIS.sub(r"\2", text)))
+
+
+def has_words(text: str) -> bool:
+    """Whether the text, without its markup, has a letter or digit to search for ("???", "<b></b>" have not)."""
+    return bool(WORD.search(without_markup(text)))
 
 
 def searchable(question: str) -> str:
     """A question as it is searched: without markup, as the corpus's text has none ("<b>Who was
     Litvinov?</b>" is "Who was Litvinov?"); the question itself when nothing would be left."""
     return without_markup(question) or question
+
+
+def searchable_history(history: list[str] | tuple[str, ...]) -> list[str]:
+    """The earlier questions as they are searched: those with words, without their markup ("<b></b>" is
+    not an earlier question: a follow-up after it has nothing to lean on)."""
+    return [without_markup(h) for h in history if has_words(h)]

@@ -126,6 +126,11 @@ def test_a_plain_documents_headings_label_its_paragraphs_as_written():
     paragraphs = [p.citation for p in doc.passages if p.role == "paragraph"]
     assert [c.label for c in paragraphs] == ["Notes · Body ¶1", "Notes · Q1 ¶1", "Notes · The USSR and NATO ¶1"]
     assert [place(c) for c in paragraphs] == ["Body, ¶1", "Q1, ¶1", "The USSR and NATO, ¶1"]
+    talk = parse_document("talk", "**AA:** Why?\n\n**BB:** Because it was cheap.\n\n## Q1\n\n"
+                                  "**BB:** And then it was not.\n", {"short_title": "talk"})
+    answers = [p.citation for p in talk.passages if p.role == "answer"]
+    assert [c.label for c in answers] == ['talk · Q1 "Why?" · BB ¶1', "talk · Q1 ¶2"]
+    assert [place(c) for c in answers] == ["Question 1, ¶1", "Q1, ¶2"]
 
 
 def test_a_new_interview_dropped_into_the_corpus_folder_is_read(tmp_path):

@@ -205,7 +205,9 @@ def test_results_are_never_written_over_the_question_file(run_rag, tmp_path):
     kept = json.dumps({"question": "Who was Litvinov?", "expected": ["Litvinov"]}) + "\n"
     questions.write_text(kept)
     (tmp_path / "link.jsonl").symlink_to(questions)
-    for path in (str(questions), f"{tmp_path}/../{tmp_path.name}/set.jsonl", str(tmp_path / "link.jsonl")):
+    (tmp_path / "hard.jsonl").hardlink_to(questions)
+    for path in (str(questions), f"{tmp_path}/../{tmp_path.name}/set.jsonl", str(tmp_path / "link.jsonl"),
+                 str(tmp_path / "hard.jsonl")):
         done = run_rag("eval", str(questions), "--results", path)
         assert done.returncode == 1 and done.stdout == b""
         assert done.stderr.decode() == f"rag: error: --results {path} is the question file: it would be overwritten\n"

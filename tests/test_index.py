@@ -100,6 +100,16 @@ def test_editing_a_documents_metadata_keeps_the_index_and_editing_its_text_rebui
     assert notices[0].startswith("building the index (the corpus changed)")
 
 
+def test_a_manifest_with_fields_since_dropped_still_loads_without_a_rebuild(tmp_path, encoder):
+    """Every index built before the manifest lost its corpus hash has one; reading it must not rebuild."""
+    build_index(IndexStore(tmp_path, notice=lambda m: None), encoder)
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    (tmp_path / "manifest.json").write_text(json.dumps({**manifest, "corpus_hash": "66c3f6", "later": 1}))
+    notices = []
+    index = build_index(IndexStore(tmp_path, notice=notices.append), encoder)
+    assert notices == [] and index.manifest.count == 3
+
+
 def test_no_temporary_files_are_left_behind(tmp_path, encoder):
     build_index(IndexStore(tmp_path, notice=lambda m: None), encoder)
     assert sorted(p.name for p in tmp_path.iterdir()) == [".lock", "index.faiss", "manifest.json", "query-encoder.onnx"]

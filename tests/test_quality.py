@@ -181,6 +181,13 @@ def test_markup_in_a_question_is_not_searched(engine, dressed):
     assert (result.abstained, result.confidence, result.answers) == (plain.abstained, plain.confidence, plain.answers)
 
 
+def test_an_earlier_question_of_markup_only_is_not_leaned_on(engine):
+    """"<b></b>" in the history was searched raw beside the follow-up, and counted as something asked before."""
+    plain = engine.ask("why?", history=["Who was Litvinov?"])
+    assert engine.ask("why?", history=["Who was Litvinov?", "<b></b>"]).query == plain.query == "why? Who was Litvinov?"
+    assert engine.ask("what about him?", history=["<i></i>"]).reason == engine.ask("what about him?").reason
+
+
 def test_text_that_only_looks_like_markup_is_searched_as_typed():
     from rag.text import searchable
 

@@ -123,7 +123,8 @@ def test_source_view_is_the_whole_interview_with_every_passage_anchored(engine):
 
 
 def test_conversation_starts_with_a_hint_and_keeps_turns_in_order(engine, names):
-    assert "Ask a question" in render.conversation([])
+    assert "pick an example below" in render.empty_conversation(True)
+    assert "example" not in render.empty_conversation(False)
     turns = [render.Turn(q, render.reply(engine.ask(q), names)) for q in ("Who was Litvinov?", "why?")]
     html = render.conversation(turns)
     assert re.findall(r'class="asked-by-user">([^<]*)<', html) == ["Who was Litvinov?", "why?"]

@@ -57,7 +57,7 @@ BOX_MAX_CHARS = 50 * MAX_QUESTION_CHARS
 REFOCUS_JS = "() => document.querySelector('#question textarea')?.focus()"
 
 
-FAILED = "Something went wrong on the server while answering this question (its log has the details); try again."
+FAILED = "Something went wrong on the server (its log has the details); try again."
 
 
 def explained(handler: Callable) -> Callable:
@@ -112,7 +112,7 @@ def build(engine: Engine) -> gr.Blocks:
     title, whose = page_title(engine.corpus)
     # An example the engine would refuse (too long, no words) is not offered: clicked, it would only be refused.
     examples_offered = still_askable(engine.corpus.examples)[:SHOWN_EXAMPLES]
-    empty = render.conversation([], examples=bool(examples_offered))
+    empty = render.empty_conversation(bool(examples_offered))
     names = render.source_names(engine.corpus.documents)
     with gr.Blocks(title=title, analytics_enabled=False) as app:
         # The conversation lives in the browser: its questions, sent with each new one, are all a

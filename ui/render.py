@@ -128,11 +128,14 @@ def announcement(result: Result) -> str:
     return " ".join(filter(None, (result.reason if result.unsure else "", f"{best.citation.label}: {said}")))
 
 
-def conversation(turns: Sequence[Turn], examples: bool = True) -> str:
-    """The whole conversation, oldest first; a hint when it is empty (pointing to the `examples` if offered)."""
-    if not turns:
-        hint = "Ask a question, or pick an example below." if examples else "Ask a question."
-        return f'<div class="conversation empty"><p class="hint">{hint}</p></div>'
+def empty_conversation(examples: bool) -> str:
+    """A conversation not yet begun: a hint, pointing to the example questions when some are offered."""
+    hint = "Ask a question, or pick an example below." if examples else "Ask a question."
+    return f'<div class="conversation empty"><p class="hint">{hint}</p></div>'
+
+
+def conversation(turns: Sequence[Turn]) -> str:
+    """The whole conversation, oldest first (see `empty_conversation` for one not yet begun)."""
     items = "".join(f'<div class="turn"><p class="asked-by-user">{escape(t.question)}</p>{t.reply}</div>'
                     for t in turns)
     return f'<div class="conversation">{items}</div>'

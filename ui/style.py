@@ -11,8 +11,8 @@ import gradio as gr
 # Clicking a citation shows its passage in place in the source panel, marked. Beside the chat the
 # panel stays put and only it scrolls, so the reader keeps their place in the conversation; below
 # the chat (a phone) the page scrolls down to the passage. The panel scrolls the passage to its middle,
-# or less when that would leave the top of the panel to the document before (whose title would then
-# head the panel above a passage of another document).
+# or on to the start of its document when the middle would leave the top of the panel to the document
+# before (whose title would then head the panel, above a passage of another document).
 CITATION_JS = """
 element.addEventListener('click', (event) => {
   const link = event.target.closest('a.cite-link');
@@ -56,9 +56,9 @@ CSS = """
 #question textarea:focus-visible { outline: 2px solid var(--color-accent) !important; outline-offset: 2px; }
 #intro p { margin: 0; color: var(--body-text-color-subdued); }
 #conversation .conversation { display: flex; flex-direction: column; gap: 1.25rem; }
-/* Gradio's own announcer says "Loading" and then its untranslated "common.complete" around every reply;
-   #status says what came. */
-.sr-only[role="status"] { display: none !important; }
+/* Gradio's own announcer (the app's, not a component's) says "Loading", a queue position when the
+   server is busy, then its untranslated "common.complete" around every reply; #status says what came. */
+.main > .wrap > .sr-only[role="status"] { display: none !important; }
 #status {  /* read out, not shown: the reply above says the same */
   position: absolute !important; width: 1px !important; height: 1px !important; padding: 0 !important;
   margin: -1px !important; overflow: hidden !important; clip-path: inset(50%) !important; white-space: nowrap;
