@@ -301,7 +301,7 @@ def test_an_answer_that_may_miss_is_shown_under_its_warning(open_page, engine):
     assert best.locator("mark").count() >= 1  # still the closest passage, its best sentence marked
 
 
-CONTRAST_JS = """(selector) => {
+CONTRAST_JS = """([selector, property]) => {
   const luminance = (css) => {
     const [r, g, b] = css.match(/[\\d.]+/g).slice(0, 3).map((v) => v / 255)
       .map((c) => (c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4));
@@ -312,7 +312,7 @@ CONTRAST_JS = """(selector) => {
   while (back && ['rgba(0, 0, 0, 0)', 'transparent'].includes(getComputedStyle(back).backgroundColor)) {
     back = back.parentElement;
   }
-  const [fore, behind] = [getComputedStyle(element).color, back ? getComputedStyle(back).backgroundColor
+  const [fore, behind] = [getComputedStyle(element)[property], back ? getComputedStyle(back).backgroundColor
                                                                   : 'rgb(255, 255, 255)'];
   const [light, dark] = [luminance(fore), luminance(behind)].sort((a, b) => b - a);
   return (light + 0.05) / (dark + 0.05);
@@ -324,7 +324,13 @@ def test_quiet_text_is_readable_and_the_focused_box_shows_its_focus(open_page):
     visible focus)."""
     page = open_page()
     for selector in ("#intro p", "#source .source-pub", "#conversation .hint"):
-        assert page.evaluate(CONTRAST_JS, selector) >= 4.5, selector
+        assert page.evaluate(CONTRAST_JS, [selector, "color"]) >= 4.5, selector
+    # The question box, unfocused, was white on white: its edge must show (3:1 for a field's boundary).
+    page.locator("#intro").click()
+    edge = page.evaluate("(() => { const s = getComputedStyle(document.querySelector('#question textarea')); "
+                         "return [s.borderTopStyle, parseFloat(s.borderTopWidth)]; })()")
+    assert edge[0] != "none" and edge[1] >= 1
+    assert page.evaluate(CONTRAST_JS, ["#question textarea", "borderTopColor"]) >= 3
     page.locator("#question textarea").focus()
     page.keyboard.press("Shift+Tab")
     page.keyboard.press("Tab")  # focused from the keyboard, as :focus-visible wants

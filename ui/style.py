@@ -54,6 +54,9 @@ CSS = """
 /* The theme shows no focus on the question box (Gradio sets its outline to none, hence !important); a
    keyboard user must see where typing goes. */
 #question textarea:focus-visible { outline: 2px solid var(--color-accent) !important; outline-offset: 2px; }
+/* Unfocused, the theme's box was white on white: a reader could not see where to type. A field's edge
+   needs 3:1 against its background (neutral-500 on white is 4.8:1). */
+#question textarea { border: 1px solid var(--neutral-500) !important; border-radius: var(--radius-md); }
 #intro p { margin: 0; color: var(--body-text-color-subdued); }
 #conversation .conversation { display: flex; flex-direction: column; gap: 1.25rem; }
 /* Gradio's own announcer (the app's, not a component's) says "Loading", a queue position when the
@@ -108,7 +111,7 @@ CSS = """
 #source .passage { scroll-margin: 6rem 0 2rem; padding: .1rem .3rem; border-radius: .25rem; }
 #source .passage.marked { box-shadow: inset 0 0 0 3px #f59e0b; }
 /* Room to scroll the last of several documents to the top of the panel, under its own title. */
-#source article.source:last-of-type:not(:first-of-type) { min-height: calc(100vh - 7rem); }
+#source article.source:last-of-type:not(:first-of-type) { min-height: calc(100vh - 6rem); }
 @media (max-width: 760px) {
   #source-panel { max-height: 70vh; position: static; }
   #source article.source:last-of-type:not(:first-of-type) { min-height: 0; }
