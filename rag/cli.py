@@ -307,11 +307,13 @@ def cmd_eval(args, parser) -> int:
     from . import eval_report
     from .engine import load
 
-    results = Path(args.results) if args.results else None
-    if results and (results.resolve() == Path(args.file).resolve()
-                    or results.exists() and os.path.samefile(results, args.file)):  # a hard link
-        print(f"rag: error: --results {args.results} is the question file: it would be overwritten", file=sys.stderr)
-        return EXIT_FAILURE
+    written = [("--results", Path(args.results))] if args.results else []
+    if args.report:
+        written += [("--report", Path(args.report) / name) for name in (eval_report.REPORT_FILE, eval_report.PLOT_FILE)]
+    for option, path in written:
+        if path.resolve() == Path(args.file).resolve() or path.exists() and os.path.samefile(path, args.file):
+            print(f"rag: error: {option} would write {path} over the question file", file=sys.stderr)
+            return EXIT_FAILURE
     try:  # fail now, not after the whole run
         if args.results:
             what = f"the results to {args.results}"

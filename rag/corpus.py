@@ -87,6 +87,9 @@ def read_corpus(corpus_dir: Path) -> Corpus:
     files = sorted(p for p in corpus_dir.iterdir() if p.suffix.lower() in SUFFIXES and p.is_file())
     corpus = Corpus(documents=[])
     for path in files:
+        if any(document.id == path.stem for document in corpus.documents):  # its id, its meta.json: both taken
+            corpus.notices.append(f"skipped {path.name}: another document is named {path.stem} (rename one)")
+            continue
         try:
             raw, meta = _read_source(path)
             document = parse_document(path.stem, raw, meta, path=str(path))
@@ -195,10 +198,11 @@ def _interviewer(given: object, codes: list[str], speakers: dict[str, str]) -> t
     first speaker; and what was wrong with the metadata's ("" when nothing was). A name that never speaks
     would make every turn an answer, the interviewer's questions included."""
     first = codes[0] if codes else None
+    given = given.strip() if isinstance(given, str) else given
     if not given:
         return first, ""
-    by_name = {name: code for code, name in speakers.items()}
-    code = given if given in codes else by_name.get(given) if isinstance(given, str) else None
+    by_name = {name.casefold(): code for code, name in speakers.items()}
+    code = given if given in codes else by_name.get(given.casefold()) if isinstance(given, str) else None
     if code in codes:
         return code, ""
     if not codes:
@@ -209,10 +213,10 @@ def _interviewer(given: object, codes: list[str], speakers: dict[str, str]) -> t
 def _example_questions(meta: dict) -> tuple[tuple[str, ...], str]:
     """The metadata's example questions, and what is wrong with what it gives ("" when nothing is). They only
     help a reader start, so a slip in them leaves them out, not the document."""
-    given = meta.get("examples", [])
+    given = meta.get("examples") or []
     if not isinstance(given, list):
         return (), '"examples" must be a list of questions, like ["Who was Litvinov?"]: none are offered'
-    questions = tuple(q.strip() for q in given if isinstance(q, str) and q.strip())
+    questions = tuple(" ".join(q.split()) for q in given if isinstance(q, str) and q.strip())
     if len(questions) < len(given):
         return questions, '"examples" holds entries that are not questions (empty, or not text): they are left out'
     return questions, ""

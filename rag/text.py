@@ -23,7 +23,7 @@ HTML_TAG = re.compile(r"</?(?:a|abbr|b|big|blockquote|body|br|button|center|code
 # Markdown a question may carry beyond what `strip_markup` drops: _emphasis_ or __strong__ (not a
 # snake_case word's underscores), `code` marks, and a line opened by a heading's "#" or a quote's ">".
 UNDERSCORE_EMPHASIS = re.compile(r"(?<!\w)(_{1,3})(?=\S)([^_\n]+?)(?<=\S)\1(?!\w)")
-CODE_SPAN = re.compile(r"(`+)([^`\n]+?)\1")  # a lone backtick typed for an apostrophe stays
+CODE_SPAN = re.compile(r"(?<!\w)(`+)([^`\n]+?)\1(?!\w)")  # "Hitler`s or Stalin`s": apostrophes, not code
 LINE_MARK = re.compile(r"^[ \t]*(?:(?:#{1,6}|>+)[ \t]+)+", re.MULTILINE)
 WORD = re.compile(r"[^\W_]")  # a letter or digit, in any script
 SCRIPT = re.compile(r"<(script|style)\b[^<>]{0,200}>.{0,2000}?</\1\s*>", re.IGNORECASE | re.DOTALL)  # code

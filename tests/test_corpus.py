@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 
@@ -202,12 +203,13 @@ def test_more_unusable_files_are_skipped_each_with_its_reason(tmp_path):
 
 def test_example_questions_that_are_not_questions_are_left_out_with_a_notice_and_the_document_kept(tmp_path):
     """A slip in a page hint once dropped the whole document from the answers."""
-    for name, examples in (("a", "Who was Litvinov?"), ("b", ["Why?", "", 3, "  How?  "]), ("c", ["Why?", "Who?"])):
+    for name, examples in (("a", "Who was Litvinov?"), ("b", ["Why?", "", 3, "  How?  "]), ("c", ["Why?", "Who? "]),
+                           ("d", None)):
         (tmp_path / f"{name}.txt").write_text("Plain words in a sentence.", encoding="utf-8")
         (tmp_path / f"{name}.meta.json").write_text(json.dumps({"examples": examples}), encoding="utf-8")
     corpus = read_corpus(tmp_path)
     assert [(d.id, d.examples) for d in corpus.documents] == [("a", ()), ("b", ("Why?", "How?")),
-                                                              ("c", ("Why?", "Who?"))]
+                                                              ("c", ("Why?", "Who?")), ("d", ())]
     assert corpus.notices == [
         'a.meta.json: "examples" must be a list of questions, like ["Who was Litvinov?"]: none are offered',
         'b.meta.json: "examples" holds entries that are not questions (empty, or not text): they are left out']
@@ -219,13 +221,23 @@ def test_an_interviewer_who_never_speaks_is_noticed_and_the_first_speaker_taken(
     """A slip in "interviewer" once made every turn an answer, the interviewer's questions quoted as answers."""
     meta = json.loads((CORPUS / "carley-interview-2022.meta.json").read_text(encoding="utf-8"))
     for given, notice in (("XX", 'carley.meta.json: "interviewer" "XX" never speaks here: the first speaker, TP, '
-                                 "is taken"), ("The Postil", None), ("TP", None)):
+                                 "is taken"), ("The Postil", None), ("TP", None), (" TP ", None), ("the postil", None)):
         (tmp_path / "carley.txt").write_text(SOURCE.read_text(encoding="utf-8"), encoding="utf-8")
         (tmp_path / "carley.meta.json").write_text(json.dumps({**meta, "interviewer": given}), encoding="utf-8")
         corpus = read_corpus(tmp_path)
         assert corpus.notices == ([notice] if notice else [])
         (read,) = corpus.documents
         assert [p.citation.label for p in read.passages] == [p.citation.label for p in doc.passages]
+
+
+def test_two_files_of_one_name_are_not_two_documents_of_one_id(tmp_path):
+    """smith.txt and smith.md both became document "smith", sharing smith.meta.json: citations could not be
+    told apart."""
+    (tmp_path / "smith.md").write_text("Plain words in one file.", encoding="utf-8")
+    (tmp_path / "smith.txt").write_text("Other words in another file.", encoding="utf-8")
+    corpus = read_corpus(tmp_path)
+    assert [(d.id, Path(d.path).name) for d in corpus.documents] == [("smith", "smith.md")]
+    assert corpus.notices == ["skipped smith.txt: another document is named smith (rename one)"]
 
 
 def test_a_corpus_of_only_unusable_files_is_an_error_naming_each(tmp_path):

@@ -210,8 +210,13 @@ def test_results_are_never_written_over_the_question_file(run_rag, tmp_path):
                  str(tmp_path / "hard.jsonl")):
         done = run_rag("eval", str(questions), "--results", path)
         assert done.returncode == 1 and done.stdout == b""
-        assert done.stderr.decode() == f"rag: error: --results {path} is the question file: it would be overwritten\n"
-    assert questions.read_text() == kept
+        assert done.stderr.decode() == f"rag: error: --results would write {path} over the question file\n"
+    report = tmp_path / "report"
+    report.mkdir()
+    (report / "report.md").write_text(kept)
+    done = run_rag("eval", str(report / "report.md"), "--report", str(report))
+    assert done.returncode == 1 and "rag: error: --report would write" in done.stderr.decode()
+    assert questions.read_text() == (report / "report.md").read_text() == kept
 
 
 def test_a_set_whose_expected_text_no_passage_holds_is_scored_as_misses(run_rag, tmp_path):

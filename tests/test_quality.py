@@ -191,7 +191,8 @@ def test_an_earlier_question_of_markup_only_is_not_leaned_on(engine):
 def test_text_that_only_looks_like_markup_is_searched_as_typed():
     from rag.text import searchable
 
-    for question in ("Who was <Litvinov>?", "Was x<y and y>z?", "What about C++ <vector>?", "Is #1 a_b_c?"):
+    for question in ("Who was <Litvinov>?", "Was x<y and y>z?", "What about C++ <vector>?", "Is #1 a_b_c?",
+                     "Was it Hitler`s or Stalin`s war?"):
         assert searchable(question) == question
 
 

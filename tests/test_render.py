@@ -147,6 +147,8 @@ def test_the_page_is_titled_after_its_corpus(engine):
     notes = parse_document("notes", "# Railway notes\n\nSteam lasted long in Britain.\n", {})
     assert page_title(engine.corpus) == ("Ask the Carley interview", "the interview's")
     assert page_title(Corpus([notes])) == ("Ask the Railway notes", "the document's")
+    art = parse_document("art", "# The Art of Lighthouse Keeping\n\nKeep the lamp lit all night.\n", {})
+    assert page_title(Corpus([art]))[0] == "Ask The Art of Lighthouse Keeping"  # not "Ask the The Art..."
     assert page_title(Corpus([*engine.corpus.documents, notes])) == ("Ask the documents", "the documents'")
 
 
@@ -158,3 +160,16 @@ def test_the_announcement_is_the_refusal_or_where_the_answer_stands_and_what_it_
     warned = dataclasses.replace(answered, unsure=True, reason=engine.unsure)
     assert render.announcement(warned).startswith(f"{engine.unsure} {best.citation.label}: ")
     assert render.announcement(engine.ask("What is the capital of Australia?")) == engine.not_answered
+
+
+def test_examples_the_engine_would_refuse_are_not_offered_and_a_notice_says_why(capsys):
+    from rag.corpus import Corpus, parse_document
+    from ui.app import offered_examples
+
+    examples = ["???", "x" * 3000, "Who was Litvinov?", "Who  was   Litvinov?", "Why?"]
+    doc = parse_document("notes", "# Notes\n\nLitvinov was the Soviet foreign commissar.\n", {"examples": examples})
+    assert offered_examples(Corpus([doc])) == ["Who was Litvinov?", "Why?"]  # spacing aside, one question
+    notices = capsys.readouterr().err.splitlines()
+    assert notices == ["rag: the example '???' is not offered: the question has no words: ask it in words",
+                       f"rag: the example '{'x' * 60}' is not offered: the question is 3000 characters long; "
+                       "the limit is 2000"]

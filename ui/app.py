@@ -99,19 +99,32 @@ def still_askable(stored: object) -> list[str]:
     return kept
 
 
+def offered_examples(corpus: Corpus) -> list[str]:
+    """The example questions the page offers. One the engine would refuse (too long, no words) is not: clicked,
+    it would only be refused; a notice says why, as for the corpus's other slips."""
+    offered = []
+    for example in corpus.examples:
+        try:
+            offered.append(validate(example, [], 1)[0])
+        except QuestionError as error:
+            print(f"rag: the example {example[:60]!r} is not offered: {error}", file=sys.stderr, flush=True)
+    return offered[:SHOWN_EXAMPLES]
+
+
 def page_title(corpus: Corpus) -> tuple[str, str]:
     """The page's title and whose words it quotes: "Ask the Carley interview", or, once other documents
     have joined it in the corpus folder, "Ask the documents"."""
     if corpus.several:
         return "Ask the documents", "the documents'"
-    return f"Ask the {corpus.documents[0].short_title}", f"{corpus.name}'s"
+    short_title = corpus.documents[0].short_title
+    article = "" if short_title.lower().startswith(("the ", "a ", "an ")) else "the "  # not "Ask the The Art of…"
+    return f"Ask {article}{short_title}", f"{corpus.name}'s"
 
 
 def build(engine: Engine) -> gr.Blocks:
     """The page: conversation and question box on the left, the interview itself on the right."""
     title, whose = page_title(engine.corpus)
-    # An example the engine would refuse (too long, no words) is not offered: clicked, it would only be refused.
-    examples_offered = still_askable(engine.corpus.examples)[:SHOWN_EXAMPLES]
+    examples_offered = offered_examples(engine.corpus)
     empty = render.empty_conversation(bool(examples_offered))
     names = render.source_names(engine.corpus.documents)
     with gr.Blocks(title=title, analytics_enabled=False) as app:
