@@ -199,8 +199,7 @@ def fit_ranker(items: list[Measured], mask: np.ndarray) -> LinearModel:
 
 def ranked_passages(item: Measured, ranker: LinearModel, mask: np.ndarray) -> list[int]:
     """The best `evaluate.DEPTH` passages by the ranker, from the item's features (which an ablation may have zeroed)."""
-    scores = np.where(mask & item.signals.scope, ranker.score(item.features), -np.inf)
-    return [int(i) for i in np.argsort(-scores, kind="stable")[:evaluate.DEPTH] if np.isfinite(scores[i])]
+    return ranking.best(ranking.only_eligible(ranker.score(item.features), item.signals, mask), evaluate.DEPTH)
 
 
 def fit_abstainer(items: list[Measured], tops: list[int], highlight_lexical_weight: float,

@@ -8,8 +8,6 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-import numpy as np
-
 from embeddings import Encoder, IndexStore
 
 from . import config, ranking
@@ -80,7 +78,7 @@ class Engine:
         check_retriever(retriever)
         signals = self.retrieval.signals(question, history)
         scores = ranking.scores(signals, self.retrieval.answerable, retriever)
-        ranked = [int(i) for i in np.argsort(-scores, kind="stable")[:k] if np.isfinite(scores[i])]
+        ranked = ranking.best(scores, k)
         abstained = unsure = False
         confidence = None
         if retriever == "full" and ranked:

@@ -109,7 +109,17 @@ def scores(signals: Signals, answerable: np.ndarray, retriever: str, models: Mod
         result = (models or load_models()).ranker.score(passage_features(signals, answerable)).astype(np.float64)
     else:
         raise ValueError(f"unknown retriever {retriever!r}: choose from {', '.join(RETRIEVERS)}")
+    return only_eligible(result, signals, answerable)
+
+
+def only_eligible(result: np.ndarray, signals: Signals, answerable: np.ndarray) -> np.ndarray:
+    """The scores of the passages that may answer this query; -inf for the rest."""
     return np.where(answerable & signals.scope, result, -np.inf)
+
+
+def best(scores: np.ndarray, k: int) -> list[int]:
+    """The indices of the `k` best scores, best first, ties in passage order; never an ineligible passage."""
+    return [int(i) for i in np.argsort(-scores, kind="stable")[:k] if np.isfinite(scores[i])]
 
 
 def best_cosine(signals: Signals) -> np.ndarray:

@@ -85,30 +85,31 @@ def rebuilt(engine: Engine, asked: list[str], names: dict[str, str]) -> list[Tur
     return [Turn(q, render.reply(engine.ask(q, asked[:i]), names)) for i, q in enumerate(asked) if i >= first]
 
 
+def askable(questions: list, refused: Callable[[object, QuestionError], None] | None = None) -> list[str]:
+    """The questions the engine would take, as it takes them; `refused` hears of each of the others."""
+    kept = []
+    for question in questions:
+        try:
+            kept.append(validate(question, [], 1)[0])
+        except QuestionError as error:
+            if refused:
+                refused(question, error)
+    return kept
+
+
 def still_askable(stored: object) -> list[str]:
     """The browser's kept questions that can still be asked: a question a newer limit refuses, or a stored
     value edited into something else, is dropped rather than keep the whole conversation from coming back."""
-    if not isinstance(stored, list):
-        return []
-    kept = []
-    for question in stored:
-        try:
-            kept.append(validate(question, [], 1)[0])
-        except QuestionError:
-            continue
-    return kept
+    return askable(stored) if isinstance(stored, list) else []
 
 
 def offered_examples(corpus: Corpus) -> list[str]:
     """The example questions the page offers. One the engine would refuse (too long, no words) is not: clicked,
     it would only be refused; a notice says why, as for the corpus's other slips."""
-    offered = []
-    for example in corpus.examples:
-        try:
-            offered.append(validate(example, [], 1)[0])
-        except QuestionError as error:
-            print(f"rag: the example {example[:60]!r} is not offered: {error}", file=sys.stderr, flush=True)
-    return offered[:SHOWN_EXAMPLES]
+    def notice(example: str, error: QuestionError) -> None:
+        print(f"rag: the example {example[:60]!r} is not offered: {error}", file=sys.stderr, flush=True)
+
+    return askable(corpus.examples, notice)[:SHOWN_EXAMPLES]
 
 
 def page_title(corpus: Corpus) -> tuple[str, str]:
