@@ -485,3 +485,47 @@ def test_a_document_without_examples_offers_none_and_the_hint_says_so(page_over)
     page.click("#new-conversation")
     expect(page.locator("#conversation .hint")).to_have_text("Ask a question.")
     expect(page.locator("#examples")).to_be_hidden()
+
+
+def test_a_server_over_other_documents_at_the_same_address_starts_its_own_conversation(browser, tmp_path):
+    """The browser keeps the conversation for the page's address, and once replayed the questions asked of one
+    corpus to a server over another, answered from documents they were never asked of."""
+    import rag
+    from ui.app import build, launch
+
+    port = free_port()
+    steam = {"notes.md": "# Railway notes\n\nSteam lasted long in Britain as coal was cheap.\n"}
+    canals = {"canals.md": "# Canal notes\n\nCanals carried coal before the railways came.\n"}
+
+    def serving(files: dict[str, str]):
+        folder = tmp_path / next(iter(files))
+        folder.mkdir(exist_ok=True)
+        for name, text in files.items():
+            (folder / name).write_text(text, encoding="utf-8")
+        return launch(build(rag.load(folder, index_dir=folder / ".index", notice=lambda m: None)), "127.0.0.1", port)
+
+    def shown_after_load(files: dict[str, str]) -> list[str]:
+        app = serving(files)
+        try:
+            page.goto(f"http://127.0.0.1:{port}/", wait_until="domcontentloaded")
+            page.wait_for_selector("#question textarea")
+            page.wait_for_timeout(1500)  # the kept conversation, if any, is answered again on load
+            return questions_shown(page)
+        finally:
+            app.close()
+
+    page = browser.new_page()
+    page.set_default_timeout(ANSWER_SECONDS)
+    try:
+        app = serving(steam)
+        try:
+            page.goto(f"http://127.0.0.1:{port}/", wait_until="domcontentloaded")
+            ask(page, "Why did steam last so long?", 1)
+        finally:
+            app.close()
+        over_canals = shown_after_load(canals)
+        back_over_steam = shown_after_load(steam)
+    finally:
+        page.close()
+    assert over_canals == []
+    assert back_over_steam == ["Why did steam last so long?"]

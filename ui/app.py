@@ -7,6 +7,7 @@ endpoints: `/ask` returns the Result JSON, `/chat` the reply HTML the page shows
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import socket
 import sys
@@ -44,12 +45,12 @@ SHOWN_TURNS = 20
 # The page keeps no more questions than it can show again, with those the oldest shown was read with.
 KEPT_QUESTIONS = SHOWN_TURNS + MAX_HISTORY
 # The browser keeps the conversation's questions, and what is typed in the box, under these keys
-# (local storage), so a reload, a lost connection or a server restart loses nothing. Gradio
-# encrypts browser state; the key is fixed so that a restarted server can still read what the
-# page kept. It guards nothing: the text is the user's own, in their own browser. Every tab of the
-# browser shares them: the last tab to ask holds the conversation a reload shows.
-CONVERSATION_KEY = "carley-interview-conversation"
-DRAFT_KEY = "carley-interview-draft"
+# (local storage), so a reload, a lost connection or a server restart loses nothing. The keys name
+# the corpus's documents (`storage_key`): a server at the same address over other documents starts
+# its own conversation instead of replaying questions asked of these. Gradio encrypts browser
+# state; the secret is fixed so that a restarted server can still read what the page kept. It
+# guards nothing: the text is the user's own, in their own browser. Every tab of the browser
+# shares them: the last tab to ask holds the conversation a reload shows.
 BROWSER_SECRET = "carley-interview"  # noqa: S105 - guards nothing, as said above
 # The box holds far more than a question may have, so an over-long one is sent and refused with its
 # length, but not a paste so big that the request limit (ui.limits.RequestLimits) drops it.
@@ -112,6 +113,12 @@ def offered_examples(corpus: Corpus) -> list[str]:
     return askable(corpus.examples, notice)[:SHOWN_EXAMPLES]
 
 
+def storage_key(corpus: Corpus, kept: str) -> str:
+    """The browser storage key for `kept` ("conversation", "draft") on a page over this corpus's documents."""
+    documents = hashlib.sha256("\n".join(sorted(doc.id for doc in corpus.documents)).encode()).hexdigest()[:16]
+    return f"rag-{documents}-{kept}"
+
+
 def page_title(corpus: Corpus) -> tuple[str, str]:
     """The page's title and whose words it quotes: "Ask the Carley interview", or, once other documents
     have joined it in the corpus folder, "Ask the documents"."""
@@ -131,9 +138,10 @@ def build(engine: Engine) -> gr.Blocks:
     with gr.Blocks(title=title, analytics_enabled=False) as app:
         # The conversation lives in the browser: its questions, sent with each new one, are all a
         # follow-up needs. `turns` caches their rendered replies on the server.
-        asked = gr.BrowserState([], storage_key=CONVERSATION_KEY, secret=BROWSER_SECRET)
+        asked = gr.BrowserState([], storage_key=storage_key(engine.corpus, "conversation"),
+                                 secret=BROWSER_SECRET)
         # Gradio does not store an empty value, so an empty box is kept as " "
-        draft = gr.BrowserState(" ", storage_key=DRAFT_KEY, secret=BROWSER_SECRET)
+        draft = gr.BrowserState(" ", storage_key=storage_key(engine.corpus, "draft"), secret=BROWSER_SECRET)
         turns = gr.State([])
         sent = gr.State("")  # the question being answered, once checked
         with gr.Row(equal_height=False):
