@@ -41,14 +41,14 @@ def test_fresh_questions_are_answered_near_the_top(fresh_results):
 def test_questions_in_a_readers_own_words_never_fitted_on_are_found_near_the_top(engine):
     """tests/data/heldout*.jsonl ask in a reader's words (capitals for governments, epithets for
     leaders, "ww2"), and no fit has seen them: the held-out check beside dev. Floors well under
-    today's figures (hit@3 0.946; refused 0.654 of unanswerable, 0.250 of answerable) catch a
+    today's figures (hit@3 0.956; refused 0.625 of unanswerable, 0.167 of answerable) catch a
     broken ranker or abstainer, not noise."""
     results = [(item, engine.ask(item.question, history=item.history, k=5))
                for item in our_questions("heldout*.jsonl")]
     answerable = [(item, r) for item, r in results if item.expected]
     unanswerable = [r for item, r in results if not item.expected]
     hit3 = sum(any(contains_expected(a.text, item) for a in r.answers[:3]) for item, r in answerable) / len(answerable)
-    assert len(answerable) >= 50 and hit3 >= 0.85, hit3
+    assert len(answerable) >= 90 and hit3 >= 0.85, hit3
     assert sum(r.abstained for _, r in answerable) / len(answerable) <= 0.35
     assert sum(r.abstained for r in unanswerable) / len(unanswerable) >= 0.4
 
