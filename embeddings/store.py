@@ -85,6 +85,10 @@ class VectorIndex:
         """All stored vectors, for scoring a chosen few rows exactly."""
         return self.faiss_index.reconstruct_n(0, self.manifest.count)
 
+    def rows(self, numbers: np.ndarray) -> np.ndarray:
+        """The stored vectors of these rows only (an IVF index keeps a direct map for this)."""
+        return self.faiss_index.reconstruct_batch(np.asarray(numbers, dtype=np.int64))
+
 
 def build_faiss_index(vectors: np.ndarray, approximate: bool | None = None):
     """A FAISS inner-product index over `vectors`: exact up to EXACT_UP_TO rows, an IVF index past that.

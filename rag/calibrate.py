@@ -1,4 +1,4 @@
-"""Fit the query adapter and the `full` retriever's ranker, abstainer and highlight weight, and say how well
+"""Fit the query adapter and the `full` retriever's ranker, abstainer and highlight weights, and say how well
 they generalise.
 
     python -m rag.calibrate QUESTIONS.jsonl [MORE.jsonl ...] [--folds 5] [--write] [--ablation] [--tradeoff]
@@ -29,14 +29,15 @@ import numpy as np
 
 from . import answer_type, config, evaluate, ranking
 from .adapter import ADAPTER_FILE, QueryAdapter, fit_adapter
-from .ranking import PASSAGE_FEATURES, QUERY_FEATURES, LinearModel, Models
+from .ranking import PASSAGE_FEATURES, QUERY_FEATURES, Highlighting, LinearModel, Models
 from .retrieval import Retrieval, Signals
 
 RANKER_C = 0.1  # L2 strength: strong, since a few dozen questions train it
 MAX_WRONG_ABSTAIN = 0.05  # the share of answerable questions the abstainer may refuse
 MAX_UNSURE = 0.20  # the share of answerable questions refused or answered with a "may not answer" warning
 TRADEOFF_CAPS = (0.05, 0.10, 0.20, 0.30)
-HIGHLIGHT_WEIGHTS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5)
+HIGHLIGHTINGS = [Highlighting(lexical, echo, length) for lexical in (0.0, 0.1, 0.2) for echo in (0.0, 0.25, 0.5, 0.75)
+                 for length in (0.0, 0.025, 0.05, 0.1)]
 INNER_FOLDS = 5  # the ranker and abstainer learn from questions measured through adapters that did not see them
 
 
@@ -152,7 +153,7 @@ class Calibration:
         return self._adapters[key]
 
     def fit(self, labelled: list[Labelled], setup: Setup = Setup(), max_wrong: float = MAX_WRONG_ABSTAIN) -> Fit:
-        """The adapter on all these questions; the ranker, highlight weight and abstainer on the same questions
+        """The adapter on all these questions; the ranker, highlight weights and abstainer on the same questions
         measured through adapters fitted without them, as new questions will be."""
         if setup.adapter:
             folds = np.arange(len(labelled)) % INNER_FOLDS
@@ -202,14 +203,14 @@ def ranked_passages(item: Measured, ranker: LinearModel, mask: np.ndarray) -> li
     return ranking.best(ranking.only_eligible(ranker.score(item.features), item.signals, mask), evaluate.DEPTH)
 
 
-def fit_abstainer(items: list[Measured], tops: list[int], highlight_lexical_weight: float,
+def fit_abstainer(items: list[Measured], tops: list[int], highlighting: Highlighting,
                   max_wrong: float = MAX_WRONG_ABSTAIN) -> tuple[LinearModel, float, float]:
     """Logistic on query evidence, and two thresholds: at most `max_wrong` of the answerable
     questions are refused, and at most MAX_UNSURE refused or warned about. `tops` holds
     each item's best passage."""
     from sklearn.linear_model import LogisticRegression
 
-    features = np.concatenate([ranking.query_features(it.signals, top, highlight_lexical_weight)
+    features = np.concatenate([ranking.query_features(it.signals, top, highlighting)
                                for it, top in zip(items, tops)])
     labels = np.array([not it.answerable for it in items])
     model = LogisticRegression(C=1.0, max_iter=5000).fit(features, labels)
@@ -231,20 +232,20 @@ def fit_abstainer(items: list[Measured], tops: list[int], highlight_lexical_weig
     return abstainer, refuse, min(threshold(MAX_UNSURE), refuse)
 
 
-def span_hit(item: Measured, engine, highlight_lexical_weight: float, top: int) -> bool:
+def span_hit(item: Measured, engine, highlighting: Highlighting, top: int) -> bool:
     passage = engine.passages[top]
     return evaluate.highlights_hold_answer(item.question, passage.text,
-                                           ranking.highlight(passage, top, item.signals, highlight_lexical_weight))
+                                           ranking.highlight(passage, top, item.signals, highlighting))
 
 
 def fit_models(items: list[Measured], engine, max_wrong: float = MAX_WRONG_ABSTAIN) -> Models:
     mask = engine.retrieval.answerable
     ranker = fit_ranker(items, mask)
     tops = [ranked_passages(it, ranker, mask)[0] for it in items]
-    best_weight = max(HIGHLIGHT_WEIGHTS, key=lambda w: sum(
-        span_hit(it, engine, w, top) for it, top in zip(items, tops) if it.answerable))
-    abstainer, refuse, unsure = fit_abstainer(items, tops, best_weight, max_wrong)
-    return Models(ranker, abstainer, best_weight, refuse, unsure)
+    highlighting = max(HIGHLIGHTINGS, key=lambda h: sum(  # ties: the first, the plainest
+        span_hit(it, engine, h, top) for it, top in zip(items, tops) if it.answerable))
+    abstainer, refuse, unsure = fit_abstainer(items, tops, highlighting, max_wrong)
+    return Models(ranker, abstainer, highlighting, refuse, unsure)
 
 
 def measure(pairs: list[tuple[Measured, Models]], engine) -> dict[str, float]:
@@ -264,7 +265,7 @@ def measure(pairs: list[tuple[Measured, Models]], engine) -> dict[str, float]:
         doubted_wrong += judged.abstain or judged.unsure
         for k in hits:
             hits[k] += bool(item.relevant[ranked[:k]].any())
-        span += span_hit(item, engine, models.highlight_lexical_weight, ranked[0])
+        span += span_hit(item, engine, models.highlighting, ranked[0])
     unanswerable = len(pairs) - answerable
     return {**{f"hit@{k}": v / max(answerable, 1) for k, v in hits.items()},
             "span@1": span / max(answerable, 1),
@@ -359,7 +360,7 @@ def main(argv: list[str] | None = None) -> int:
     print("ranker:", dict(zip(models.ranker.features, np.round(models.ranker.weights, 3))))
     print("abstainer:", dict(zip(models.abstainer.features, np.round(models.abstainer.weights, 3))),
           f"threshold {models.abstain_threshold:.3f}, unsure from {models.unsure_threshold:.3f}; "
-          f"highlight lexical weight {models.highlight_lexical_weight}")
+          f"highlighting {models.highlighting}")
     if args.write:
         adapter_path = config.adapter_file() or ADAPTER_FILE
         fitted.adapter.save(adapter_path)

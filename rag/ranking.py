@@ -53,10 +53,22 @@ class LinearModel:
 
 
 @dataclass(frozen=True)
+class Highlighting:
+    """How a sentence's score for highlighting is made from its cosine with the question."""
+
+    lexical: float = 0.0  # plus its word overlap with the question (BM25, scaled to the passage's best)
+    echo: float = 0.0  # less its cosine with the interviewer's question: restating it is not answering it
+    length: float = 0.0  # plus the log of its word count: "Yes, then there was Poland." says little
+
+    def to_dict(self) -> dict:
+        return {"lexical": self.lexical, "echo": self.echo, "length": self.length}
+
+
+@dataclass(frozen=True)
 class Models:
     ranker: LinearModel
     abstainer: LinearModel
-    highlight_lexical_weight: float  # how much a sentence's word overlap counts beside its cosine
+    highlighting: Highlighting
     abstain_threshold: float  # abstainer probability from which the question is refused
     unsure_threshold: float  # abstainer probability from which an answer carries a warning
 
@@ -65,7 +77,7 @@ class Models:
         return {"ranker": self.ranker.to_dict(),
                 "abstainer": {**self.abstainer.to_dict(), "threshold": round(self.abstain_threshold, 6),
                               "unsure_threshold": round(self.unsure_threshold, 6)},
-                "highlight_lexical_weight": self.highlight_lexical_weight}
+                "highlighting": self.highlighting.to_dict()}
 
 
 @dataclass(frozen=True)
@@ -84,7 +96,7 @@ def load_models(path: Path = MODEL_FILE) -> Models:
                          for d in (data["ranker"], data["abstainer"]))
     if ranker.features != PASSAGE_FEATURES or abstainer.features != QUERY_FEATURES:
         raise ValueError(f"{path} was fitted for other features: run python -m rag.calibrate")
-    return Models(ranker, abstainer, float(data["highlight_lexical_weight"]), float(data["abstainer"]["threshold"]),
+    return Models(ranker, abstainer, Highlighting(**data["highlighting"]), float(data["abstainer"]["threshold"]),
                   float(data["abstainer"]["unsure_threshold"]))
 
 
@@ -127,11 +139,11 @@ def best_cosine(signals: Signals) -> np.ndarray:
     return np.max([signals.dense[kind] for kind in UNIT_KINDS], axis=0)
 
 
-def query_features(signals: Signals, top: int, highlight_lexical_weight: float) -> np.ndarray:
+def query_features(signals: Signals, top: int, highlighting: Highlighting) -> np.ndarray:
     """One row of QUERY_FEATURES: the evidence that the corpus answers this query at all, from the best passage
     found (`top`)."""
     top_cosine = max(float(signals.dense[kind][top]) for kind in UNIT_KINDS)  # one passage's, not every one's
-    sentences = sentence_scores(signals, top, highlight_lexical_weight)
+    sentences = sentence_scores(signals, top, highlighting)
     holds_answer = True
     if len(sentences):
         # The answer is often the sentence after the one that best echoes the question ("Russophobia
@@ -145,28 +157,29 @@ def query_features(signals: Signals, top: int, highlight_lexical_weight: float) 
 def verdict(signals: Signals, top: int, models: Models | None = None) -> Verdict:
     """The abstainer's judgement of the best passage found for a query."""
     models = models or load_models()
-    features = query_features(signals, top, models.highlight_lexical_weight)
+    features = query_features(signals, top, models.highlighting)
     probability = float(models.abstainer.probability(features)[0])
     abstain = probability >= models.abstain_threshold
     unsure = not abstain and probability >= models.unsure_threshold
     return Verdict(probability, abstain, unsure)
 
 
-def sentence_scores(signals: Signals, index: int, lexical_weight: float) -> np.ndarray:
-    """How well each sentence of a passage answers: its cosine, plus word overlap as calibrated. The best
-    is highlighted, and the abstainer checks it and the next for the number or date asked for."""
+def sentence_scores(signals: Signals, index: int, highlighting: Highlighting) -> np.ndarray:
+    """How well each sentence of a passage answers, as `highlighting` weighs it. The best is highlighted, and
+    the abstainer checks it and the next for the number or date asked for."""
     cosines, lexical = signals.sentences_of(index)
-    return cosines + lexical_weight * _scaled(lexical)
+    words = signals.sentence_log_words[signals.sentence_start[index]:signals.sentence_start[index + 1]]
+    scores = cosines + highlighting.lexical * _scaled(lexical) + highlighting.length * words
+    return scores - highlighting.echo * signals.echoes(index) if highlighting.echo else scores
 
 
 def highlight(passage: Passage, index: int, signals: Signals,
-              lexical_weight: float | None = None) -> list[tuple[int, int]]:
+              highlighting: Highlighting | None = None) -> list[tuple[int, int]]:
     """The sentence(s) of a passage that answer best: the top one, and a neighbour scoring nearly as well."""
     spans = list(passage.sentences) or [(0, len(passage.text))]
     if len(spans) == 1:
         return spans
-    weight = load_models().highlight_lexical_weight if lexical_weight is None else lexical_weight
-    by_sentence = sentence_scores(signals, index, weight)
+    by_sentence = sentence_scores(signals, index, highlighting or load_models().highlighting)
     best = int(np.argmax(by_sentence))
     chosen = {best} | {n for n in (best - 1, best + 1)
                        if 0 <= n < len(spans) and by_sentence[n] >= by_sentence[best] - HIGHLIGHT_MARGIN}

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -60,6 +60,8 @@ class Signals:
     sentence_start: np.ndarray  # per passage, where its sentences begin in the two arrays above
     asked: answer_type.Asked  # the number or date the question asks for, if any
     sentence_tokens: list[dict[str, frozenset[str]]]  # per sentence, its numbers and dates (shared, not copied)
+    sentence_log_words: np.ndarray  # per sentence, the log of its word count (shared)
+    echoes: Callable[[int], np.ndarray]  # per sentence of a passage, its cosine with the question the passage answers
     scope: np.ndarray  # per passage, whether it may answer: a question naming who answers keeps to their documents
     points_back_to_nothing: bool  # "what about him?" with nothing asked before it: nothing to search for
 
@@ -153,6 +155,11 @@ class Retrieval:
         self.unit_kind = np.array([UNIT_KINDS.index(u.kind) for u in units], dtype=np.int64)
         self.unit_sentence = np.array([self.sentence_start[u.passage] + u.sentence if u.kind == "sentence" else -1
                                        for u in units], dtype=np.int64)
+        self.sentence_row = np.full(len(sentence_texts), -1, dtype=np.int64)  # its unit, if it has one of its own
+        self.sentence_row[self.unit_sentence[self.unit_sentence >= 0]] = np.flatnonzero(self.unit_sentence >= 0)
+        self.sentence_log_words = np.log([max(1, len(text.split())) for text in sentence_texts]).astype(np.float32)
+        self._echoes: dict[int, np.ndarray] = {}  # by passage, filled as passages are highlighted
+        self._asked: dict[str, np.ndarray] = {}  # an interviewer's question's vector, by its text
 
     def with_adapter(self, adapter: QueryAdapter | None) -> Retrieval:
         """The same indexes, searched through another adapter (calibration compares several)."""
@@ -182,8 +189,27 @@ class Retrieval:
                        unknown_share=sum(weights[t] for t in weights if t not in idf) / total if total else 0.0,
                        sentence_dense=sentence_dense, sentence_lexical=sentence_lexical,
                        sentence_start=self.sentence_start, asked=answer_type.asked(question, query),
-                       sentence_tokens=self.sentence_tokens, scope=self.scope(query),
+                       sentence_tokens=self.sentence_tokens, sentence_log_words=self.sentence_log_words,
+                       echoes=self.echoes, scope=self.scope(query),
                        points_back_to_nothing=refers_to_nothing(question, history))
+
+    def echoes(self, passage: int) -> np.ndarray:
+        """Per sentence of a passage, its cosine with the interviewer's question it answers (0 without one).
+
+        A sentence that restates the question ("Yes, then there was Poland.") matches a reader's question
+        on the same subject as well as the sentence that answers it. Computed when a passage is first
+        highlighted, since the questions are not in the index: one query encode per question, once.
+        """
+        if passage not in self._echoes:
+            rows = self.sentence_row[self.sentence_start[passage]:self.sentence_start[passage + 1]]
+            asked = self.passages[passage].citation.question
+            echo = np.zeros(len(rows), dtype=np.float32)
+            if asked and (rows >= 0).all():
+                if asked not in self._asked:
+                    self._asked[asked] = self.encoder.encode_query(asked)[0]
+                echo = self.vectors.rows(rows) @ self._asked[asked]
+            self._echoes[passage] = echo.astype(np.float32)
+        return self._echoes[passage]
 
     def query(self, question: str, history: Sequence[str] = ()) -> str:
         """What is searched for a question: without markup, and with the earlier question when it leans on it."""

@@ -76,7 +76,7 @@ def test_the_abstainer_sees_whether_the_best_sentence_or_the_next_holds_the_date
     def best_sentence_holds(question: str) -> float:
         signals = engine.retrieval.signals(question)
         scores = ranking.scores(signals, engine.retrieval.answerable, "full")
-        features = ranking.query_features(signals, int(np.argmax(scores)), ranking.load_models().highlight_lexical_weight)
+        features = ranking.query_features(signals, int(np.argmax(scores)), ranking.load_models().highlighting)
         return features[0, ranking.QUERY_FEATURES.index("best_sentence_or_next_holds_answer")]
 
     assert best_sentence_holds("When did civil war break out in Spain?") == 1.0  # "in July 1936"

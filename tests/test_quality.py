@@ -122,6 +122,34 @@ def test_the_answering_sentence_is_highlighted(engine):
     assert len(highlighted) < len(top.text) / 2
 
 
+def test_a_sentence_restating_the_interviewers_question_echoes_it_and_one_without_a_question_does_not(engine):
+    from rag.ranking import Highlighting, sentence_scores
+
+    retrieval = engine.retrieval
+    poland = next(i for i, p in enumerate(engine.passages) if p.text.startswith("Yes, then there was Poland."))
+    echoes = retrieval.echoes(poland)
+    assert len(echoes) == len(engine.passages[poland].sentences)
+    assert echoes[0] > echoes[1] + 0.3  # "Yes, then there was Poland." against "I call it the skunk..."
+    introduction = next(i for i, p in enumerate(engine.passages) if p.answerable and not p.citation.question)
+    assert not retrieval.echoes(introduction).any()
+    signals = retrieval.signals("What did Carley say about Poland?")
+    plain, heard = (sentence_scores(signals, poland, Highlighting(echo=echo)) for echo in (0.0, 1.0))
+    assert np.allclose(plain - heard, echoes)
+
+
+@pytest.mark.parametrize(("question", "answer"), [
+    ("How many divisions could Moscow throw against Germany right away?",
+     "the Red Army could at once mobilise 100 divisions"),
+    ("which would-be partners walked away from Moscow's anti-Hitler coalition, and when?",
+     "the United States in the spring-summer 1934"),
+])
+def test_the_sentence_that_answers_is_highlighted_not_one_that_restates_the_question(engine, question, answer):
+    """Reader's questions (tests/data/heldout2.jsonl) whose highlight was a neighbour that echoes the question
+    ("This is not to mention 35 Czechoslovak divisions...", "One after the other they fell away...")."""
+    top = engine.ask(question).answers[0]
+    assert answer in " ".join(top.text[s:e] for s, e in top.highlights)
+
+
 def test_a_follow_up_is_read_with_the_earlier_question(engine):
     alone = engine.ask("when did that happen?")
     followed = engine.ask("when did that happen?", history=["Which country did Poland sign a non-aggression pact with?"])
