@@ -3,12 +3,17 @@
 "when was that treaty signed?" after "What was the Rapallo policy?" means the
 Rapallo treaty; the words that make a question lean on earlier ones are ordinary
 English (pronouns, demonstratives, a leading "and"/"so"/"what about"), not corpus words.
+A follow-up that names something new and points at nothing ("what about France?" after
+"What was the role of Poland?") asks the earlier question of a new subject: the earlier
+question is searched without the names it does not share (`Names`).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from functools import cache
 
 # Words that point back at something said before: people, in a question of any length...
@@ -30,6 +35,7 @@ STANDALONE_WORDS = 6  # a question this long with no referring word stands alone
 # points at a person ("was there anyone over there who actually wanted to work with him?").
 SELF_CONTAINED_WORDS = 12
 MAX_EARLIER = 3  # a chain of follow-ups is searched with at most this many earlier questions
+ASKING = {"why", "when", "where", "which", "who", "whom", "whose", "how", "what", "really"}
 
 
 def needs_context(question: str) -> bool:
@@ -58,7 +64,57 @@ def needs_context(question: str) -> bool:
     return len(words) < 3 or (short and bool(opens) and len(_own_words(words)) <= 1)
 
 
-def standalone_query(question: str, history: Sequence[str]) -> str:
+NAME_WORD = re.compile(r"[A-Za-z][A-Za-z'’]*")
+NAME_SHARE = 0.8  # a word the corpus writes capitalised this often, past a sentence's first word, is a name
+
+
+@dataclass(frozen=True)
+class Names:
+    """Which words of a question name someone or something ("Poland", "france", "Churchill"), so that a
+    follow-up naming a new subject can take the place of the earlier question's.
+
+    A word the corpus uses is a name when the corpus writes it capitalised, past a sentence's first word,
+    at least NAME_SHARE of the time; a word it never uses there is one when typed capitalised past the
+    question's first word. The names of the people who answer (`kept`) are never dropped: they keep the
+    search to their documents.
+    """
+
+    capitalised: frozenset[str] = frozenset()  # lower-case words the corpus writes capitalised
+    seen: frozenset[str] = frozenset()  # lower-case words the corpus uses past a sentence's first word
+    kept: re.Pattern | None = None
+
+    @classmethod
+    def of(cls, sentences: Iterable[str], kept: re.Pattern | None = None) -> Names:
+        capitalised, total = Counter(), Counter()
+        for sentence in sentences:
+            for word in NAME_WORD.findall(sentence)[1:]:
+                lower = _bare(word).lower()
+                total[lower] += 1
+                capitalised[lower] += word[0].isupper()
+        return cls(frozenset(w for w in total if capitalised[w] >= NAME_SHARE * total[w]), frozenset(total), kept)
+
+    def in_text(self, text: str) -> set[str]:
+        """The names a text holds, in lower case, without those of the people who answer."""
+        found = set()
+        for position, word in enumerate(NAME_WORD.findall(text)):
+            bare = _bare(word)
+            lower = bare.lower()
+            named = lower in self.capitalised if lower in self.seen else word[0].isupper() and position > 0
+            if named and not (self.kept and self.kept.fullmatch(bare)):
+                found.add(lower)
+        return found
+
+    def without(self, text: str, names: set[str]) -> str:
+        """The text with these names (and their possessives) left out."""
+        return " ".join(word for word in text.split() if _bare(word.strip(".,;:!?\"'()")).lower() not in names)
+
+
+def _bare(word: str) -> str:
+    """A word without its possessive: "Carley's" is "Carley"."""
+    return re.sub(r"['’]s$", "", word)
+
+
+def standalone_query(question: str, history: Sequence[str], names: Names = Names()) -> str:
     """The text to search for: the question, followed by the last earlier question when it needs one,
     and by the ones before that while they lean on earlier ones too ("what book did they quote?"
     after "did he warn the west?" after "Who was Litvinov?").
@@ -66,16 +122,29 @@ def standalone_query(question: str, history: Sequence[str]) -> str:
     The question comes first: what must be answered leads, and the earlier question
     supplies what "that" or "it" means. Measured on our follow-ups, the passage is
     found first and its answering sentence highlighted more often this way round.
+    A question that names something of its own and points at nothing earlier ("and Britain?",
+    "what about Churchill?") replaces the earlier ones' names: they are searched without them.
     """
     earlier = [h.strip() for h in history if isinstance(h, str) and h.strip()]
     if not earlier or not needs_context(question):
         return question.strip()
+    own = names.in_text(question) if _asks_again(question) else set()
     parts = [question.strip()]
     for before in reversed(earlier[-MAX_EARLIER:]):
-        parts.append(before)
+        parts.append(names.without(before, names.in_text(before) - own) if own else before)
         if not needs_context(before):
             break
     return " ".join(parts)
+
+
+def _asks_again(question: str) -> bool:
+    """Whether a follow-up asks the earlier question again, of what it names ("and Britain?", "what about
+    Churchill?", "same for 1936"): it points at nothing said before ("did he...?", "when was that?") and asks
+    nothing of its own ("why Poland?", "when did Britain drop out?" add to the earlier question)."""
+    words = WORD.findall(question.lower())
+    if not words or any(w in REFERRING_TO_PEOPLE or w in REFERRING for w in words):
+        return False
+    return words[0] not in ASKING or " ".join(words[:2]) in {"what about", "how about"}
 
 
 def refers_to_nothing(question: str, history: Sequence[str]) -> bool:

@@ -25,7 +25,7 @@ from embeddings import Encoder, VectorIndex
 
 from . import answer_type
 from .adapter import QueryAdapter
-from .followup import refers_to_nothing, standalone_query
+from .followup import Names, refers_to_nothing, standalone_query
 from .lexical import LexicalIndex
 from .records import Passage
 from .text import searchable, searchable_history
@@ -144,6 +144,8 @@ class Retrieval:
             documents = {p.citation.doc for p in passages if p.citation.speaker == speaker}
             self.speakers[speaker] = (pattern, np.array([p.citation.doc in documents for p in passages]))
         self.lexical = LexicalIndex([lexical_text(p) for p in passages])
+        self.follow_up_names = Names.of((p.text[start:end] for p in passages for start, end in p.sentences),
+                                        self.names)
         # Every sentence of every passage, flat; passage i owns sentence_start[i]:sentence_start[i + 1].
         counts = [len(p.sentences) for p in passages]
         self.sentence_start = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
@@ -172,7 +174,7 @@ class Retrieval:
         passage and sentence. Markup is not searched, as the corpus's text has none, and is dropped before
         the question is read: "<b>why?</b>" is the follow-up it would be without it."""
         question, history = searchable(question), searchable_history(history)
-        query = standalone_query(question, history)
+        query = standalone_query(question, history, self.follow_up_names)
         dense, sentence_dense = self._dense(query)
         terms = self.lexical.terms(query)  # the sentence index tokenises alike
         idf = self.lexical.idf
@@ -190,7 +192,7 @@ class Retrieval:
                        sentence_dense=sentence_dense, sentence_lexical=sentence_lexical,
                        sentence_start=self.sentence_start, asked=answer_type.asked(question, query),
                        sentence_tokens=self.sentence_tokens, sentence_log_words=self.sentence_log_words,
-                       echoes=self.echoes, scope=self.scope(query),
+                       echoes=self.echoes, scope=self.scope(question, query),
                        points_back_to_nothing=refers_to_nothing(question, history))
 
     def echoes(self, passage: int) -> np.ndarray:
@@ -213,13 +215,17 @@ class Retrieval:
 
     def query(self, question: str, history: Sequence[str] = ()) -> str:
         """What is searched for a question: without markup, and with the earlier question when it leans on it."""
-        return standalone_query(searchable(question), searchable_history(history))
+        return standalone_query(searchable(question), searchable_history(history), self.follow_up_names)
 
-    def scope(self, query: str) -> np.ndarray:
-        """The passages that may answer: those of the documents where the people the query names answer,
-        or every passage when it names nobody who answers."""
-        named = [documents for pattern, documents in self.speakers.values() if pattern.search(query)]
-        return np.logical_or.reduce(named) if named else np.ones(len(self.passages), dtype=bool)
+    def scope(self, *texts: str) -> np.ndarray:
+        """The passages that may answer: those of the documents where the people named answer, or every
+        passage when nobody who answers is named. The first text naming someone decides: a follow-up's own
+        ("and Carley?"), before the earlier question searched with it ("What is Ivanova working on?")."""
+        for text in texts:
+            named = [documents for pattern, documents in self.speakers.values() if pattern.search(text)]
+            if named:
+                return np.logical_or.reduce(named)
+        return np.ones(len(self.passages), dtype=bool)
 
     def dense_query(self, query: str) -> str:
         """The query as the encoder sees it: without the name of whoever answers.

@@ -22,7 +22,7 @@ CORPUS = REPO / "corpus"
 SOURCE = CORPUS / "carley-interview-2022.txt"
 ARTIFACTS = REPO / "test-artifacts"  # screenshots and the like, git-ignored
 QUESTIONS = REPO / "tests" / "data"  # our own question sets in the evaluation format: fresh*.jsonl (fitted
-# on) and heldout*.jsonl (never fitted on)
+# on), heldout*.jsonl and swaps.jsonl (never fitted on)
 SERVER_START_SECONDS = 240  # model load on a busy 2-core machine; a healthy start takes well under a minute
 
 
