@@ -129,6 +129,27 @@ def test_plain_http_call_protocol_from_the_readme(server, engine):
     assert event == "error" and payload["error"].startswith("the question is empty")
 
 
+def test_plain_http_may_leave_out_what_has_a_default_and_is_told_what_is_missing_or_too_many(server, engine):
+    """Leaving out `k` and `history`, listed on the API page with defaults, once got Gradio's message naming its
+    internal objects; an argument too many was taken silently."""
+    import urllib.error
+    import urllib.request
+
+    assert http_ask(server, ["Who was Litvinov?"]) == ("complete", [engine.ask("Who was Litvinov?").to_dict()])
+    assert http_ask(server, ["Who was Litvinov?", 1]) == ("complete", [engine.ask("Who was Litvinov?", k=1).to_dict()])
+
+    def refusal(endpoint: str, data: list) -> tuple[int, str]:
+        request = urllib.request.Request(f"{server}gradio_api/call/{endpoint}", data=json.dumps({"data": data}).encode(),
+                                         headers={"Content-Type": "application/json"})
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=30)
+        return refused.value.code, json.load(refused.value)["detail"]
+
+    assert refusal("ask", ["Who was Litvinov?", 3, [], "extra"]) == \
+        (422, "/ask takes at most 3 values (question, k, history), not 4")
+    assert refusal("chat", []) == (422, '/chat needs message: send {"data": [message, history]}')
+
+
 def test_serve_warns_off_loopback_and_refuses_a_busy_port_before_loading(run_rag):
     with socket.socket() as busy:
         busy.bind(("0.0.0.0", 0))

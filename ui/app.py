@@ -26,6 +26,7 @@ from rag.corpus import Corpus
 from rag.engine import validate
 
 from . import limits, render, style
+from .api_arguments import ApiArguments
 from .render import Turn
 
 SHOWN_EXAMPLES = 4  # example questions offered on an empty page: the corpus's first (see corpus/*.meta.json)
@@ -271,7 +272,7 @@ def launch(app: gr.Blocks, host: str, port: int) -> gr.Blocks:
     app.launch(server_name=host, server_port=port, share=False, quiet=True, prevent_thread_lock=True,
                show_error=True, footer_links=["api"], run_history=False, ssr_mode=False, mcp_server=False,
                pwa=False, theme=style.THEME, css=style.CSS, blocked_paths=limits.blocked_paths(),
-               app_kwargs={"middleware": [Middleware(limits.RequestLimits)]})
+               app_kwargs={"middleware": [Middleware(limits.RequestLimits), Middleware(ApiArguments, blocks=app)]})
     return app
 
 
