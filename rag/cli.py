@@ -145,8 +145,14 @@ def cmd_ask(args, parser) -> int:
     if args.json:
         write_json(result.to_dict())
     else:
-        print(format_result(result, bold=sys.stdout.isatty()))
+        print(format_result(result, bold=terminal_shows_bold()))
     return 0
+
+
+def terminal_shows_bold() -> bool:
+    """Whether to mark the answering sentences in bold: on a terminal that can show it, unless the user has
+    asked for plain output (`NO_COLOR`, https://no-color.org)."""
+    return sys.stdout.isatty() and os.environ.get("TERM") != "dumb" and not os.environ.get("NO_COLOR")
 
 
 def ask_jsonl(k: int) -> int:

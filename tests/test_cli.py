@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+
+import pytest
 
 
 def test_ask_prints_cited_passages(run_rag):
@@ -82,3 +85,36 @@ def test_printed_passages_break_only_at_spaces_and_mark_the_answer_in_bold_on_a_
     marked = " ".join(part.split(PLAIN)[0] for part in printed.split(BOLD)[1:])
     assert "100 divisions" in answer and "100 divisions" in " ".join(marked.split())
     assert BOLD not in format_result(result)  # piped output stays plain text
+
+
+@pytest.mark.parametrize(("environment", "bold"), [({"TERM": "xterm"}, True), ({"TERM": "dumb"}, False),
+                                                    ({"TERM": "xterm", "NO_COLOR": "1"}, False)])
+def test_bold_only_on_a_terminal_that_shows_it_and_not_when_plain_output_is_asked_for(index_dir, engine,
+                                                                                     environment, bold):
+    """`rag ask` on a terminal (a pseudo-terminal here): bold, unless TERM=dumb or NO_COLOR is set."""
+    import pty
+    import subprocess
+    import sys
+
+    from rag.cli import BOLD
+    from tests.conftest import REPO, rag_env
+
+    env = {name: value for name, value in rag_env(index_dir).items() if name != "NO_COLOR"} | environment
+    controller, terminal = pty.openpty()
+    try:
+        subprocess.run([sys.executable, "-m", "rag.cli", "ask", "How many divisions could the Red Army mobilise at once?"],
+                       stdout=terminal, stderr=subprocess.PIPE, env=env, cwd=REPO, timeout=120, check=True)
+        os.close(terminal)
+        printed = b""
+        while chunk := _read(controller):
+            printed += chunk
+    finally:
+        os.close(controller)
+    assert b"100 divisions" in printed and (BOLD.encode() in printed) == bold
+
+
+def _read(descriptor: int) -> bytes:
+    try:
+        return os.read(descriptor, 65536)
+    except OSError:  # the terminal's other end is closed: all was read
+        return b""
