@@ -338,6 +338,19 @@ def test_quiet_text_is_readable_and_the_focused_box_shows_its_focus(open_page):
     expect(page.get_by_role("textbox", name="Your question")).to_be_visible()
 
 
+def test_from_the_box_the_keyboard_reaches_the_examples_next(open_page, engine):
+    """The examples stood above the box the page focuses, so Tab went round the whole page to reach them."""
+    page = open_page()
+    expect(page.locator("#question textarea")).to_be_focused()
+    reached = []
+    for _ in range(3):  # the box's Ask button, then the examples
+        page.keyboard.press("Tab")
+        reached.append(page.evaluate("document.activeElement.textContent.trim()"))
+    assert engine.corpus.examples[0] in reached
+    page.keyboard.press("Enter")  # the example focused is asked
+    page.wait_for_function("document.querySelectorAll('#conversation .reply').length >= 1")
+
+
 def test_the_interview_beside_the_chat_is_a_named_region_the_keyboard_can_scroll(open_page):
     """The source panel scrolls by itself; it took focus as an unnamed box, or not at all."""
     page = open_page()

@@ -153,11 +153,12 @@ def build(engine: Engine) -> gr.Blocks:
                                        autoscroll=True)
                 # Read out by screen readers when a reply arrives; hidden from sight (the reply is above).
                 status = gr.HTML("", elem_id="status", js_on_load=style.LIVE_REGION_JS)
-                with gr.Row(elem_id="examples", visible=bool(examples_offered)) as examples:
-                    buttons = [gr.Button(q, size="sm", variant="secondary", min_width=120) for q in examples_offered]
                 question = gr.Textbox(label="Your question", show_label=False,
                                       placeholder=f"Ask about {engine.corpus.name}…",
                                       elem_id="question", max_length=BOX_MAX_CHARS, submit_btn="Ask", autofocus=True)
+                # Below the box, so that Tab from the box (focused on load) reaches them next.
+                with gr.Row(elem_id="examples", visible=bool(examples_offered)) as examples:
+                    buttons = [gr.Button(q, size="sm", variant="secondary", min_width=120) for q in examples_offered]
                 new = gr.Button("New conversation", size="sm", variant="secondary", elem_id="new-conversation")
             with gr.Column(scale=2, min_width=300, elem_id="source-panel"):
                 gr.HTML(render.source(engine.corpus.documents), elem_id="source",
