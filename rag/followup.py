@@ -65,7 +65,9 @@ def needs_context(question: str) -> bool:
 
 
 NAME_WORD = re.compile(r"[A-Za-z][A-Za-z'’]*")
+COMPOUND = re.compile(rf"{NAME_WORD.pattern}(?:[-–]{NAME_WORD.pattern})*")  # "Molotov–Ribbentrop", "anti-Nazi"
 NAME_SHARE = 0.8  # a word the corpus writes capitalised this often, past a sentence's first word, is a name
+CONJUNCTIONS = {"and", "but", "so", "also"}  # "and why Poland?" asks as "why Poland?" does
 
 
 @dataclass(frozen=True)
@@ -75,8 +77,8 @@ class Names:
 
     A word the corpus uses is a name when the corpus writes it capitalised, past a sentence's first word,
     at least NAME_SHARE of the time; a word it never uses there is one when typed capitalised past the
-    question's first word. The names of the people who answer (`kept`) are never dropped: they keep the
-    search to their documents.
+    question's first word. A stopword ("May", "I") is never a name. The names of the
+    people who answer (`kept`) are never dropped: they keep the search to their documents.
     """
 
     capitalised: frozenset[str] = frozenset()  # lower-case words the corpus writes capitalised
@@ -91,7 +93,8 @@ class Names:
                 lower = _bare(word).lower()
                 total[lower] += 1
                 capitalised[lower] += word[0].isupper()
-        return cls(frozenset(w for w in total if capitalised[w] >= NAME_SHARE * total[w]), frozenset(total), kept)
+        names = (w for w in total if capitalised[w] >= NAME_SHARE * total[w])
+        return cls(frozenset(names) - _pointing_words(), frozenset(total), kept)
 
     def in_text(self, text: str) -> set[str]:
         """The names a text holds, in lower case, without those of the people who answer."""
@@ -100,13 +103,19 @@ class Names:
             bare = _bare(word)
             lower = bare.lower()
             named = lower in self.capitalised if lower in self.seen else word[0].isupper() and position > 0
-            if named and not (self.kept and self.kept.fullmatch(bare)):
+            if named and lower not in _pointing_words() and not (self.kept and self.kept.fullmatch(bare)):
                 found.add(lower)
         return found
 
     def without(self, text: str, names: set[str]) -> str:
-        """The text with these names (and their possessives) left out."""
-        return " ".join(word for word in text.split() if _bare(word.strip(".,;:!?\"'()")).lower() not in names)
+        """The text with these names (and their possessives) left out, and compounds made only of them
+        ("Molotov–Ribbentrop", not "anti-Nazi")."""
+        def kept(compound: re.Match) -> str:
+            parts = NAME_WORD.findall(compound[0])
+            return "" if all(_bare(part).lower() in names for part in parts) else compound[0]
+
+        left = COMPOUND.sub(kept, text)
+        return " ".join(piece for piece in left.split() if any(c.isalnum() for c in piece))  # no stray "?"
 
 
 def _bare(word: str) -> str:
@@ -128,7 +137,7 @@ def standalone_query(question: str, history: Sequence[str], names: Names = Names
     earlier = [h.strip() for h in history if isinstance(h, str) and h.strip()]
     if not earlier or not needs_context(question):
         return question.strip()
-    own = names.in_text(question) if _asks_again(question) else set()
+    own = names.in_text(question) if asks_again(question) else set()
     parts = [question.strip()]
     for before in reversed(earlier[-MAX_EARLIER:]):
         parts.append(names.without(before, names.in_text(before) - own) if own else before)
@@ -137,14 +146,16 @@ def standalone_query(question: str, history: Sequence[str], names: Names = Names
     return " ".join(parts)
 
 
-def _asks_again(question: str) -> bool:
+def asks_again(question: str) -> bool:
     """Whether a follow-up asks the earlier question again, of what it names ("and Britain?", "what about
-    Churchill?", "same for 1936"): it points at nothing said before ("did he...?", "when was that?") and asks
-    nothing of its own ("why Poland?", "when did Britain drop out?" add to the earlier question)."""
+    Churchill?", "same for Italy"): it points at nothing said before ("did he...?", "when was that?") and asks
+    nothing of its own ("why Poland?", "and when did Britain drop out?" add to the earlier question)."""
     words = WORD.findall(question.lower())
-    if not words or any(w in REFERRING_TO_PEOPLE or w in REFERRING for w in words):
+    if any(w in REFERRING_TO_PEOPLE or w in REFERRING for w in words):
         return False
-    return words[0] not in ASKING or " ".join(words[:2]) in {"what about", "how about"}
+    while words and words[0] in CONJUNCTIONS:
+        words = words[1:]
+    return bool(words) and (words[0] not in ASKING or " ".join(words[:2]) in {"what about", "how about"})
 
 
 def refers_to_nothing(question: str, history: Sequence[str]) -> bool:

@@ -9,7 +9,8 @@ passages (with their question) and over single sentences. A follow-up is searche
 with the question before it (`followup`); the encoder sees the question without the
 interviewee's name (`dense_query`), through the query adapter
 (`adapter`) when one was fitted for the encoder; and whether a sentence holds the number or date
-asked for is judged on demand (`answer_type`).
+asked for is judged on demand (`answer_type`). For highlighting, each sentence also has its length
+and how closely it restates the interviewer's question it answers (`echoes`).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from embeddings import Encoder, VectorIndex
 
 from . import answer_type
 from .adapter import QueryAdapter
-from .followup import Names, refers_to_nothing, standalone_query
+from .followup import Names, asks_again, refers_to_nothing, standalone_query
 from .lexical import LexicalIndex
 from .records import Passage
 from .text import searchable, searchable_history
@@ -192,7 +193,8 @@ class Retrieval:
                        sentence_dense=sentence_dense, sentence_lexical=sentence_lexical,
                        sentence_start=self.sentence_start, asked=answer_type.asked(question, query),
                        sentence_tokens=self.sentence_tokens, sentence_log_words=self.sentence_log_words,
-                       echoes=self.echoes, scope=self.scope(question, query),
+                       echoes=self.echoes,
+                       scope=self.scope(question, query) if asks_again(question) else self.scope(query),
                        points_back_to_nothing=refers_to_nothing(question, history))
 
     def echoes(self, passage: int) -> np.ndarray:
@@ -200,7 +202,8 @@ class Retrieval:
 
         A sentence that restates the question ("Yes, then there was Poland.") matches a reader's question
         on the same subject as well as the sentence that answers it. Computed when a passage is first
-        highlighted, since the questions are not in the index: one query encode per question, once.
+        highlighted, since the questions are not in the index: one query encode per question, once (two
+        requests may both compute a passage's at once; both store the same values, so no lock is needed).
         """
         if passage not in self._echoes:
             rows = self.sentence_row[self.sentence_start[passage]:self.sentence_start[passage + 1]]
@@ -219,8 +222,9 @@ class Retrieval:
 
     def scope(self, *texts: str) -> np.ndarray:
         """The passages that may answer: those of the documents where the people named answer, or every
-        passage when nobody who answers is named. The first text naming someone decides: a follow-up's own
-        ("and Carley?"), before the earlier question searched with it ("What is Ivanova working on?")."""
+        passage when nobody who answers is named. The first text naming someone decides: for a follow-up
+        asking the earlier question again ("and Carley?"), its own, before the earlier question searched
+        with it ("What is Voss working on?")."""
         for text in texts:
             named = [documents for pattern, documents in self.speakers.values() if pattern.search(text)]
             if named:
