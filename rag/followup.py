@@ -64,10 +64,14 @@ def needs_context(question: str) -> bool:
     return len(words) < 3 or (short and bool(opens) and len(_own_words(words)) <= 1)
 
 
-NAME_WORD = re.compile(r"[A-Za-z][A-Za-z'’]*")
+NAME_WORD = re.compile(r"[^\W\d_](?:[^\W\d_]|['’])*")  # letters of any script: "Beneš", "Kraków"
 COMPOUND = re.compile(rf"{NAME_WORD.pattern}(?:[-–]{NAME_WORD.pattern})*")  # "Molotov–Ribbentrop", "anti-Nazi"
 NAME_SHARE = 0.8  # a word the corpus writes capitalised this often, past a sentence's first word, is a name
 CONJUNCTIONS = {"and", "but", "so", "also"}  # "and why Poland?" asks as "why Poland?" does
+# A follow-up opening with one of these narrows the earlier question rather than changing its subject:
+# "and in May 1939?", "and after Munich?" ("and for Britain?" does change it).
+NARROWING = {"in", "after", "before", "during", "since", "until", "till", "by", "at", "on", "from", "under",
+             "between", "around", "within", "without", "with"}
 
 
 @dataclass(frozen=True)
@@ -76,8 +80,8 @@ class Names:
     follow-up naming a new subject can take the place of the earlier question's.
 
     A word the corpus uses is a name when the corpus writes it capitalised, past a sentence's first word,
-    at least NAME_SHARE of the time; a word it never uses there is one when typed capitalised past the
-    question's first word. A stopword ("May", "I") is never a name. The names of the
+    at least NAME_SHARE of the time; a word it never uses there is one when typed capitalised ("Maisky?").
+    A stopword ("I", "The") is never a name. The names of the
     people who answer (`kept`) are never dropped: they keep the search to their documents.
     """
 
@@ -102,7 +106,7 @@ class Names:
         for position, word in enumerate(NAME_WORD.findall(text)):
             bare = _bare(word)
             lower = bare.lower()
-            named = lower in self.capitalised if lower in self.seen else word[0].isupper() and position > 0
+            named = lower in self.capitalised if lower in self.seen else word[0].isupper()
             if named and lower not in _pointing_words() and not (self.kept and self.kept.fullmatch(bare)):
                 found.add(lower)
         return found
@@ -131,31 +135,39 @@ def standalone_query(question: str, history: Sequence[str], names: Names = Names
     The question comes first: what must be answered leads, and the earlier question
     supplies what "that" or "it" means. Measured on our follow-ups, the passage is
     found first and its answering sentence highlighted more often this way round.
-    A question that names something of its own and points at nothing earlier ("and Britain?",
-    "what about Churchill?") replaces the earlier ones' names: they are searched without them.
+    A question that names something of its own and asks the earlier one again ("and Britain?", "what about
+    Churchill?") replaces the earlier ones' names: they are searched without them. Down a chain, the
+    latest such question decides: "why was that?" after "what about France?" after "What was the role
+    of Poland?" is about France.
     """
     earlier = [h.strip() for h in history if isinstance(h, str) and h.strip()]
     if not earlier or not needs_context(question):
         return question.strip()
-    own = names.in_text(question) if asks_again(question) else set()
-    parts = [question.strip()]
-    for before in reversed(earlier[-MAX_EARLIER:]):
-        parts.append(names.without(before, names.in_text(before) - own) if own else before)
-        if not needs_context(before):
+    parts, subject = [], set()  # subject: the names the chain was last turned to
+    for number, text in enumerate([question.strip(), *reversed(earlier[-MAX_EARLIER:])]):
+        searched = names.without(text, names.in_text(text) - subject) if subject else text
+        if number == 0 or not asks_again(text) or _own_words(WORD.findall(searched.lower())):
+            parts.append(searched)  # not the "and" left of "and France?"; "Who was" of "Who was Litvinov?" stays
+        if not subject and asks_again(text):
+            subject = names.in_text(text)
+        if number and not needs_context(text):
             break
     return " ".join(parts)
 
 
 def asks_again(question: str) -> bool:
     """Whether a follow-up asks the earlier question again, of what it names ("and Britain?", "what about
-    Churchill?", "same for Italy"): it points at nothing said before ("did he...?", "when was that?") and asks
-    nothing of its own ("why Poland?", "and when did Britain drop out?" add to the earlier question)."""
+    Churchill?", "same for Italy"): it points at nothing said before ("did he...?", "when was that?"), asks
+    nothing of its own ("why Poland?", "and when did Britain drop out?" add to the earlier question) and
+    does not narrow it ("and after Munich?")."""
     words = WORD.findall(question.lower())
     if any(w in REFERRING_TO_PEOPLE or w in REFERRING for w in words):
         return False
     while words and words[0] in CONJUNCTIONS:
         words = words[1:]
-    return bool(words) and (words[0] not in ASKING or " ".join(words[:2]) in {"what about", "how about"})
+    if not words or words[0] in NARROWING:
+        return False
+    return words[0] not in ASKING or " ".join(words[:2]) in {"what about", "how about"}
 
 
 def refers_to_nothing(question: str, history: Sequence[str]) -> bool:

@@ -175,14 +175,18 @@ def sentence_scores(signals: Signals, index: int, highlighting: Highlighting) ->
 
 def highlight(passage: Passage, index: int, signals: Signals,
               highlighting: Highlighting | None = None) -> list[tuple[int, int]]:
-    """The sentence(s) of a passage that answer best: the top one, and a neighbour scoring nearly as well."""
+    """The sentence(s) of a passage that answer best: the top one, and a neighbour scoring nearly as well, or
+    nearly as close to the question by cosine alone (the length and echo weights choose the best sentence;
+    they should not part "...the Second World War, and on major current issues." from "He is a Professor
+    of history at the University of Montreal.")."""
     spans = list(passage.sentences) or [(0, len(passage.text))]
     if len(spans) == 1:
         return spans
     by_sentence = sentence_scores(signals, index, highlighting or load_models().highlighting)
+    cosines, _ = signals.sentences_of(index)
     best = int(np.argmax(by_sentence))
-    chosen = {best} | {n for n in (best - 1, best + 1)
-                       if 0 <= n < len(spans) and by_sentence[n] >= by_sentence[best] - HIGHLIGHT_MARGIN}
+    chosen = {best} | {n for n in (best - 1, best + 1) if 0 <= n < len(spans) and (
+        by_sentence[n] >= by_sentence[best] - HIGHLIGHT_MARGIN or cosines[n] >= cosines[best] - HIGHLIGHT_MARGIN)}
     return [spans[n] for n in sorted(chosen)]
 
 

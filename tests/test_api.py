@@ -148,6 +148,15 @@ def test_plain_http_may_leave_out_what_has_a_default_and_is_told_what_is_missing
     assert refusal("ask", ["Who was Litvinov?", 3, [], "extra"]) == \
         (422, "/ask takes at most 3 values (question, k, history), not 4")
     assert refusal("chat", []) == (422, '/chat needs message: send {"data": [message, history]}')
+    run = urllib.request.Request(f"{server}gradio_api/run/ask", data=json.dumps({"data": ["Who was Litvinov?"]}).encode(),
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(run, timeout=30) as answered:  # the one-step route takes the same defaults
+        assert json.load(answered)["data"] == [engine.ask("Who was Litvinov?").to_dict()]
+    nested = urllib.request.Request(f"{server}gradio_api/call/ask", data=b'{"data": ["q", 3, ' + b"[" * 1200 + b"]" * 1201
+                                    + b"}", headers={"Content-Type": "application/json"})
+    with pytest.raises(urllib.error.HTTPError) as refused:  # Gradio's own "error parsing the body", not a crash
+        urllib.request.urlopen(nested, timeout=30)
+    assert refused.value.code in (400, 422)
 
 
 def test_serve_warns_off_loopback_and_refuses_a_busy_port_before_loading(run_rag):

@@ -199,9 +199,13 @@ def test_names_are_what_the_corpus_writes_capitalised_or_what_the_reader_capital
     assert standalone_query("what about Moscow?", ["Did Stalin trust Poland?"], names) == "what about Moscow? Did trust"
     assert standalone_query("and Moscow?", ["Was the Stalin-Poland pact “firm”?"], names) == \
         "and Moscow? Was the pact “firm”?"  # names within a compound go, quotes stay
-    # A follow-up that points back, or asks something of its own, keeps the earlier question whole.
-    for follow_up in ("did he visit Moscow?", "why Moscow?", "and why Moscow?"):
+    assert standalone_query("and Moscow?", ["What did Beneš want?"], names) == "and Moscow? What did want?"
+    # A follow-up that points back, asks something of its own or narrows the question keeps it whole.
+    for follow_up in ("did he visit Moscow?", "why Moscow?", "and why Moscow?", "and after Moscow?", "in May?"):
         assert standalone_query(follow_up, ["Did Stalin trust Poland?"], names) == f"{follow_up} Did Stalin trust Poland?"
+    # Down a chain, the subject is the one the conversation last turned to.
+    assert standalone_query("why was that?", ["Did Stalin trust Poland?", "and Moscow?"], names) == \
+        "why was that? and Moscow? Did trust"
 
 
 @pytest.mark.parametrize("question", ["what about him?", "why?", "tell me more"])

@@ -1,7 +1,7 @@
 """Plain-HTTP calls to the named endpoints take the arguments the API page describes.
 
 `gradio_client` always sends every argument, filling in defaults. A plain-HTTP call
-(`POST /gradio_api/call/ask` with `{"data": [...]}`) that leaves out `k` and `history`,
+(`POST /gradio_api/call/ask` or `/gradio_api/run/ask` with `{"data": [...]}`) that leaves out `k` and `history`,
 which the API page lists with defaults, got Gradio's own error naming its internal objects;
 one with an argument too many was taken silently. `ApiArguments` fills in the advertised
 defaults, and refuses a call missing a required argument, or with too many, saying which.
@@ -17,7 +17,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-CALL = re.compile(r"/gradio_api/call/(?P<name>\w+)/?")
+CALL = re.compile(r"/gradio_api/(?:call|run)/(?P<name>\w+)/?")  # the two-step call, and the one-step run
 
 
 class ApiArguments:
@@ -69,7 +69,7 @@ def completed_call(body: bytes, name: str, parameters: list[dict]) -> tuple[byte
     `{"data": [...]}` is passed on as it is, for Gradio to answer."""
     try:
         call = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested past what the parser follows: Gradio says so
         return body, None
     if not isinstance(call, dict) or not isinstance(call.get("data"), list):
         return body, None
