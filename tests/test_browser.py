@@ -380,6 +380,18 @@ def test_a_fresh_page_fits_a_desktop_window_centred_and_unscrolled(open_page, wi
     assert abs(box["x"] - (width - box["x"] - box["width"])) <= 20  # as much room left as right
 
 
+def test_on_a_phone_new_conversation_brings_the_box_back_in_view_with_the_focus(open_page):
+    """After a few turns, New conversation left the emptied page scrolled past the question box."""
+    page = open_page(390, 844)
+    for turn, question in enumerate(("Who was Litvinov?", "why?", "What was the role of Poland?"), start=1):
+        ask(page, question, turn)
+    page.click("#new-conversation")
+    page.wait_for_function("document.querySelectorAll('#conversation .turn').length == 0")
+    box = page.locator("#question textarea")
+    expect(box).to_be_focused()
+    expect(box).to_be_in_viewport()
+
+
 def test_phone_width_stacks_without_sideways_scrolling(open_page, engine):
     page = open_page(390, 844)
     ask(page, "Who was Litvinov?", 1)

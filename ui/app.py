@@ -229,7 +229,9 @@ def build(engine: Engine) -> gr.Blocks:
         app.load(None, inputs=[draft, question], outputs=question,
                  js="(saved, typed) => typed || ((saved || '').trim() ? saved : '')", **private)
         app.load(on_load, inputs=asked, outputs=[conversation, turns, examples], concurrency_id=ENGINE_GROUP, **private)
-        new.click(on_new, outputs=[conversation, asked, turns, examples], queue=False, **private)
+        # The box gets the focus, and so comes into view: on a phone, the emptied page left it above the screen.
+        new.click(on_new, outputs=[conversation, asked, turns, examples], queue=False, **private).then(
+            None, js=REFOCUS_JS, **private)
 
         @explained
         def ask(question: str, k: int = 3, history: list[str] = []) -> dict:  # noqa: B006 - never mutated
