@@ -81,8 +81,8 @@ class Names:
 
     A word the corpus uses is a name when the corpus writes it capitalised, past a sentence's first word,
     at least NAME_SHARE of the time; a word it never uses there is one when typed capitalised ("Maisky?").
-    A stopword ("I", "The") is never a name. The names of the
-    people who answer (`kept`) are never dropped: they keep the search to their documents.
+    A stopword ("I", "The") is never a name. The names of the people who answer (`kept`) are never
+    dropped: they keep the search to their documents.
     """
 
     capitalised: frozenset[str] = frozenset()  # lower-case words the corpus writes capitalised
@@ -103,7 +103,7 @@ class Names:
     def in_text(self, text: str) -> set[str]:
         """The names a text holds, in lower case, without those of the people who answer."""
         found = set()
-        for position, word in enumerate(NAME_WORD.findall(text)):
+        for word in NAME_WORD.findall(text):
             bare = _bare(word)
             lower = bare.lower()
             named = lower in self.capitalised if lower in self.seen else word[0].isupper()
