@@ -113,7 +113,9 @@ class Calibration:
         self.retrieval: Retrieval = engine.retrieval.with_adapter(None)  # a copy: its encoder is swapped next
         self.retrieval.encoder = RememberingEncoder(engine.retrieval.encoder)  # Retrieval only calls encode_query
         self.mask = engine.retrieval.answerable
-        self.units = engine.retrieval.vectors.vectors()
+        searched = engine.retrieval.searched  # the adapter learns from the units a search finds
+        self.units = engine.retrieval.vectors.vectors()[searched]
+        self.unit_passage = engine.retrieval.unit_passage[searched]
         self._adapters: dict[tuple, QueryAdapter | None] = {}
 
     def read(self, path: Path) -> list[Labelled]:
@@ -148,7 +150,7 @@ class Calibration:
             vectors = np.concatenate([self.retrieval.encoded(self.retrieval.query(
                 one.question.question, one.question.history if setup.history else ())) for one in labelled])
             self._adapters[key] = fit_adapter(vectors, np.stack([one.relevant for one in labelled]), self.units,
-                                              self.retrieval.unit_passage, self.mask,
+                                              self.unit_passage, self.mask,
                                               self.engine.retrieval.vectors.manifest.model)
         return self._adapters[key]
 

@@ -31,7 +31,8 @@ from .lexical import LexicalIndex
 from .records import Passage
 from .text import searchable, searchable_history
 
-UNIT_KINDS = ("passage", "passage+context", "sentence", "window")
+UNIT_KINDS = ("passage", "passage+context", "sentence", "window")  # the kinds a question's search finds
+ASKED = "asked"  # an interviewer's question, once: never found, only compared with its answers' sentences
 SEARCH_ALL_BELOW = 4096  # score every unit exactly for small indexes; past that, the nearest few hundred
 DENSE_DEPTH = 512
 
@@ -92,7 +93,11 @@ def build_units(passages: list[Passage]) -> list[Unit]:
             for number in range(len(spans)):
                 first, last = spans[max(0, number - 1)], spans[min(len(spans) - 1, number + 1)]
                 units.append(Unit(index, "window", number, passage.text[first[0]:last[1]]))
-    return units
+    asked = {}  # each question with several-sentence answers, once (see `Retrieval.echoes`)
+    for index, passage in enumerate(passages):
+        if passage.answerable and passage.citation.question and len(passage.sentences) > 1:
+            asked.setdefault(passage.citation.question, index)
+    return units + [Unit(index, ASKED, -1, question) for question, index in asked.items()]
 
 
 TITLES = r"(?i:(?:professor|prof|dr|mr|mrs|ms)\.?\s+)?"
@@ -155,14 +160,14 @@ class Retrieval:
         self.sentence_lexical = LexicalIndex(sentence_texts)
         self.sentence_tokens = [answer_type.answer_tokens(text) for text in sentence_texts]
         self.unit_passage = np.array([u.passage for u in units], dtype=np.int64)
-        self.unit_kind = np.array([UNIT_KINDS.index(u.kind) for u in units], dtype=np.int64)
+        self.unit_kind = np.array([(*UNIT_KINDS, ASKED).index(u.kind) for u in units], dtype=np.int64)
+        self.searched = self.unit_kind < len(UNIT_KINDS)  # per unit: one a question's search may find
+        self.asked_row = {u.text: row for row, u in enumerate(units) if u.kind == ASKED}
         self.unit_sentence = np.array([self.sentence_start[u.passage] + u.sentence if u.kind == "sentence" else -1
                                        for u in units], dtype=np.int64)
         self.sentence_row = np.full(len(sentence_texts), -1, dtype=np.int64)  # its unit, if it has one of its own
         self.sentence_row[self.unit_sentence[self.unit_sentence >= 0]] = np.flatnonzero(self.unit_sentence >= 0)
         self.sentence_log_words = np.log([max(1, len(text.split())) for text in sentence_texts]).astype(np.float32)
-        self._echoes: dict[int, np.ndarray] = {}  # by passage, filled as passages are highlighted
-        self._asked: dict[str, np.ndarray] = {}  # an interviewer's question's vector, by its text
 
     def with_adapter(self, adapter: QueryAdapter | None) -> Retrieval:
         """The same indexes, searched through another adapter (calibration compares several)."""
@@ -201,20 +206,15 @@ class Retrieval:
         """Per sentence of a passage, its cosine with the interviewer's question it answers (0 without one).
 
         A sentence that restates the question ("Yes, then there was Poland.") matches a reader's question
-        on the same subject as well as the sentence that answers it. Computed when a passage is first
-        highlighted, since the questions are not in the index: one query encode per question, once (two
-        requests may both compute a passage's at once; both store the same values, so no lock is needed).
+        on the same subject as well as the sentence that answers it. Both vectors are in the index (the
+        question as an ASKED unit), so this is a few stored rows and a dot product.
         """
-        if passage not in self._echoes:
-            rows = self.sentence_row[self.sentence_start[passage]:self.sentence_start[passage + 1]]
-            asked = self.passages[passage].citation.question
-            echo = np.zeros(len(rows), dtype=np.float32)
-            if asked and (rows >= 0).all():
-                if asked not in self._asked:
-                    self._asked[asked] = self.encoder.encode_query(asked)[0]
-                echo = self.vectors.rows(rows) @ self._asked[asked]
-            self._echoes[passage] = echo.astype(np.float32)
-        return self._echoes[passage]
+        rows = self.sentence_row[self.sentence_start[passage]:self.sentence_start[passage + 1]]
+        asked = self.asked_row.get(self.passages[passage].citation.question)
+        if asked is None or (rows < 0).any():
+            return np.zeros(len(rows), dtype=np.float32)
+        vectors = self.vectors.rows(np.append(rows, asked))
+        return (vectors[:-1] @ vectors[-1]).astype(np.float32)
 
     def query(self, question: str, history: Sequence[str] = ()) -> str:
         """What is searched for a question: without markup, and with the earlier question when it leans on it."""
@@ -265,7 +265,10 @@ class Retrieval:
         queries = encoded if self.adapter is None else np.vstack([self.adapter.apply(encoded), encoded])
         count = self.vectors.manifest.count
         found = self.vectors.search(queries, count if count <= SEARCH_ALL_BELOW else DENSE_DEPTH)
-        per_query = [(cosines[rows >= 0], rows[rows >= 0]) for cosines, rows in zip(*found)]
+        per_query = []
+        for cosines, rows in zip(*found):
+            kept = (rows >= 0) & self.searched[np.maximum(rows, 0)]  # an interviewer's question is never found
+            per_query.append((cosines[kept], rows[kept]))
         floor = min((float(cosines.min()) for cosines, _ in per_query if cosines.size), default=0.0)
         cosines, rows = per_query[0]
         best = {}

@@ -40,18 +40,18 @@ def test_fitting_brings_each_question_to_the_passage_it_was_paired_with(engine):
     wanted = candidates[[5, 17, 29]]  # arbitrary passages: only fitting can make them first
     relevant = np.zeros((len(questions), len(retrieval.passages)), dtype=bool)
     relevant[np.arange(len(questions)), wanted] = True
-    units = retrieval.vectors.vectors()
+    units, owner = retrieval.vectors.vectors()[retrieval.searched], retrieval.unit_passage[retrieval.searched]
 
     def firsts(adapter: QueryAdapter | None) -> list[int]:
         mapped = vectors if adapter is None else adapter.apply(vectors)
         best = np.full((len(questions), len(retrieval.passages)), -np.inf)
         for row, cosines in enumerate(mapped @ units.T):
-            np.maximum.at(best[row], retrieval.unit_passage, cosines)
+            np.maximum.at(best[row], owner, cosines)
         best[:, ~retrieval.answerable] = -np.inf
         return best.argmax(axis=1).tolist()
 
     assert firsts(None) != wanted.tolist()
-    adapter = fit_adapter(vectors, relevant, units, retrieval.unit_passage, retrieval.answerable, "m", strength=0.0)
+    adapter = fit_adapter(vectors, relevant, units, owner, retrieval.answerable, "m", strength=0.0)
     assert firsts(adapter) == wanted.tolist()
     assert np.allclose(np.linalg.norm(adapter.apply(vectors), axis=1), 1.0, atol=1e-5)
 
