@@ -145,11 +145,12 @@ def standalone_query(question: str, history: Sequence[str], names: Names = Names
         return question.strip()
     parts, subject = [], set()  # subject: the names the chain was last turned to
     for number, text in enumerate([question.strip(), *reversed(earlier[-MAX_EARLIER:])]):
-        searched = names.without(text, names.in_text(text) - subject) if subject else text
-        if number == 0 or not asks_again(text) or _own_words(WORD.findall(searched.lower())):
+        again, named = asks_again(text), names.in_text(text)
+        searched = names.without(text, named - subject) if subject else text
+        if number == 0 or not again or _own_words(WORD.findall(searched.lower())):
             parts.append(searched)  # not the "and" left of "and France?"; "Who was" of "Who was Litvinov?" stays
-        if not subject and asks_again(text):
-            subject = names.in_text(text)
+        if not subject and again:
+            subject = named
         if number and not needs_context(text):
             break
     return " ".join(parts)

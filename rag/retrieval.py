@@ -150,14 +150,13 @@ class Retrieval:
             documents = {p.citation.doc for p in passages if p.citation.speaker == speaker}
             self.speakers[speaker] = (pattern, np.array([p.citation.doc in documents for p in passages]))
         self.lexical = LexicalIndex([lexical_text(p) for p in passages])
-        self.follow_up_names = Names.of((p.text[start:end] for p in passages for start, end in p.sentences),
-                                        self.names)
         # Every sentence of every passage, flat; passage i owns sentence_start[i]:sentence_start[i + 1].
         counts = [len(p.sentences) for p in passages]
         self.sentence_start = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
         self.sentence_owner = np.repeat(np.arange(len(passages)), counts)
         sentence_texts = [p.text[start:end] for p in passages for start, end in p.sentences]
         self.sentence_lexical = LexicalIndex(sentence_texts)
+        self.follow_up_names = Names.of(sentence_texts, self.names)
         self.sentence_tokens = [answer_type.answer_tokens(text) for text in sentence_texts]
         self.unit_passage = np.array([u.passage for u in units], dtype=np.int64)
         self.unit_kind = np.array([(*UNIT_KINDS, ASKED).index(u.kind) for u in units], dtype=np.int64)
